@@ -1,0 +1,88 @@
+// The crash core: fatal-signal handlers that write one complete crash record, then chain.
+//
+// Nothing here knows httpd. The glue calls install() in child-init and thread_entry() from
+// hooks that run on worker threads. Each function says whether it may be called from a signal
+// handler.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "selfheal/request_slot.h"
+
+namespace selfheal::crash {
+
+inline constexpr size_t kMaxRecordBytes = 64 * 1024;  // one record, one write(2)
+inline constexpr int kSchema = 1;
+inline constexpr int kMaxFrames = 128;
+
+// What the handler tells the rest of the module about a crash (for shared-memory counters and
+// quarantine). Filled inside the signal handler.
+struct CrashSummary {
+  int signo = 0;
+  uint64_t signature = 0;  // see signature.h; same rule as selfhealctl
+  uint64_t key_hash = 0;   // quarantine key of the request in flight (0: none)
+  int64_t time_us = 0;
+  const char* path = nullptr;  // safe copy of the request path (handler-owned buffer) or null
+  bool record_written = false;
+  bool record_dropped = false;  // crash log at its size cap
+};
+// Called from the signal handler after the record is written: MUST be async-signal-safe
+// (lock-free atomics on shared memory only).
+using CrashCallback = void (*)(const CrashSummary&) noexcept;
+
+struct Config {
+  int crash_fd = -1;   // crash log, opened by the parent with O_APPEND|O_CLOEXEC
+  int errlog_fd = 2;   // httpd's error log is the child's stderr; -1 for none
+  uint64_t max_log_bytes = 64ull << 20;  // SelfHealCrashLogMaxSize; 0 = unlimited
+  bool redact = true;  // SelfHealRedact: query strings and secret headers never written
+  const char* httpd_version = "";  // copied at install()
+  const char* mpm = "";
+  int generation = 0;
+  int64_t child_start_us = 0;
+  CrashCallback on_crash = nullptr;
+  // The fold-identical-records limiter (issue 5): at most this many records with the same
+  // signature per window; folded ones are counted and said in the next record. 0 = off.
+  unsigned fold_after = 0;
+  unsigned fold_window_s = 60;
+};
+
+// Per-thread state, registered lazily. The handler walks all entries to list the other
+// requests in flight.
+struct ThreadEntry {
+  std::atomic<pid_t> tid{0};
+  std::atomic<ConnSlot*> conn{nullptr};  // the connection this thread works on, or null
+  std::atomic<uint64_t> requests{0};     // requests started on this thread (relaxed)
+  void* altstack = nullptr;
+  size_t altstack_size = 0;
+};
+
+// Installs the handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS with
+// SA_SIGINFO|SA_ONSTACK, saving the previous actions to chain to; snapshots the loaded objects
+// (path, base, build-id); warms up the unwinder. Sets up the calling thread's alternate stack.
+// NOT async-signal-safe. Call once per process (child-init). Returns 0 or an errno value.
+int install(const Config& cfg) noexcept;
+
+// Restores the saved actions (tests, pool cleanup). NOT async-signal-safe.
+void uninstall() noexcept;
+
+// This thread's entry; on first call per thread registers it and installs a per-thread
+// alternate signal stack with a guard page (mmap + sigaltstack: system calls, once per thread).
+// Later calls are a TLS load. NOT async-signal-safe on the first call of a thread; safe after.
+ThreadEntry* thread_entry() noexcept;
+
+// Which of our signals now has a handler that is not ours (another module replaced it):
+// returns the first such signal number or 0. NOT async-signal-safe (cheap: sigaction calls).
+int replaced_handler() noexcept;
+
+// Counters of this process (tests, status): records written, dropped at the cap, folded.
+struct Stats {
+  uint64_t written, dropped, folded;
+};
+Stats stats() noexcept;  // async-signal-safe
+
+}  // namespace selfheal::crash
