@@ -1,0 +1,110 @@
+// Directives of the crash capture. Each rejects a bad argument with a message saying what is
+// allowed; httpd adds the file and line.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "glue.h"
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "http_config.h"
+
+namespace selfheal::glue {
+namespace {
+
+CrashSettings g_crash;
+
+// "on"/"off" only (AP_INIT_FLAG would also do, but its message does not name the directive).
+const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) {
+  if (!strcasecmp(arg, "on")) *out = true;
+  else if (!strcasecmp(arg, "off")) *out = false;
+  else
+    return apr_psprintf(cmd->pool, "%s: '%s' is not allowed; use On or Off", cmd->cmd->name, arg);
+  return nullptr;
+}
+
+const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (!*arg) return apr_psprintf(cmd->pool, "%s: needs a file path", cmd->cmd->name);
+  if (*arg == '|')
+    return apr_psprintf(cmd->pool,
+                        "%s: '%s' is a piped log; the crash log must be a file (the crash handler "
+                        "writes it directly, no process can run in a dying worker)",
+                        cmd->cmd->name, arg);
+  const char* path = ap_server_root_relative(cmd->pool, arg);
+  if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+  g_crash.crash_log = path;
+  g_crash.crash_log_file = cmd->directive ? cmd->directive->filename : nullptr;
+  g_crash.crash_log_line = cmd->directive ? cmd->directive->line_num : 0;
+  return nullptr;
+}
+
+// SIZE: a number of bytes with an optional K, M or G suffix, 64K..1T; or "unlimited".
+const char* set_max_size(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (!strcasecmp(arg, "unlimited")) {
+    g_crash.max_log_bytes = 0;
+    return nullptr;
+  }
+  const char* bad = apr_psprintf(cmd->pool,
+                                 "%s: '%s' is not allowed; use a size from 64K to 1T (a number "
+                                 "with an optional K, M or G suffix) or 'unlimited'",
+                                 cmd->cmd->name, arg);
+  if (!apr_isdigit(*arg)) return bad;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long n = strtoull(arg, &end, 10);
+  if (errno) return bad;
+  unsigned long long mult = 1;
+  if (*end) {
+    switch (apr_toupper(*end)) {
+      case 'K': mult = 1ull << 10; break;
+      case 'M': mult = 1ull << 20; break;
+      case 'G': mult = 1ull << 30; break;
+      default: return bad;
+    }
+    ++end;
+    if (*end == 'B' || *end == 'b') ++end;
+    if (*end) return bad;
+  }
+  if (n > (1ull << 40) / mult) return bad;
+  n *= mult;
+  if (n < (64ull << 10) || n > (1ull << 40)) return bad;
+  g_crash.max_log_bytes = n;
+  return nullptr;
+}
+
+const char* set_redact(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  return parse_on_off(cmd, arg, &g_crash.redact);
+}
+
+const char* set_capture(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  return parse_on_off(cmd, arg, &g_crash.capture);
+}
+
+}  // namespace
+
+CrashSettings& crash_settings() noexcept { return g_crash; }
+void reset_crash_settings() noexcept { g_crash = CrashSettings{}; }
+
+const command_rec* crash_cmds() noexcept {
+  static const command_rec cmds[] = {
+      AP_INIT_TAKE1("SelfHealCrashLog", as_cmd(set_crash_log), nullptr, RSRC_CONF,
+                    "the crash log file, relative to ServerRoot (default "
+                    "logs/selfheal_crash.log); opened by the parent as root"),
+      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr, RSRC_CONF,
+                    "the size at which the crash log stops growing: 64K..1T or unlimited "
+                    "(default 64M); dropped records are counted"),
+      AP_INIT_TAKE1("SelfHealRedact", as_cmd(set_redact), nullptr, RSRC_CONF,
+                    "On (default): never write query strings, Authorization, Proxy-Authorization, "
+                    "Cookie or Set-Cookie values to the crash log; Off: write them"),
+      AP_INIT_TAKE1("SelfHealCrashCapture", as_cmd(set_capture), nullptr, RSRC_CONF,
+                    "On (default): record fatal signals in workers; Off: install no handler"),
+      {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
+  return cmds;
+}
+
+}  // namespace selfheal::glue

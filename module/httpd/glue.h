@@ -1,0 +1,43 @@
+// Shared between the httpd glue files. Includes httpd headers: module/httpd only.
+#pragma once
+
+#include <cstdint>
+
+#include "httpd.h"  // first: the other httpd headers need its types
+#include "http_config.h"
+
+extern "C" {
+extern module AP_MODULE_DECLARE_DATA selfheal_module;
+}
+
+namespace selfheal::glue {
+
+// In C++ httpd's cmd_func is `const char* (*)()`, and AP_INIT_* do not cast: use
+// AP_INIT_TAKE1("Name", as_cmd(handler), ...).
+template <class F>
+inline cmd_func as_cmd(F f) noexcept {
+  return reinterpret_cast<cmd_func>(f);
+}
+
+// Global (main-server) settings of the crash capture. Reset in pre_config, filled by the
+// directives of the configuration being read. Trivially destructible on purpose.
+struct CrashSettings {
+  const char* crash_log = nullptr;     // absolute; default ServerRoot/logs/selfheal_crash.log
+  uint64_t max_log_bytes = 64ull << 20;
+  bool redact = true;
+  bool capture = true;
+  // Where the settings were made (for messages).
+  const char* crash_log_file = nullptr;
+  int crash_log_line = 0;
+};
+CrashSettings& crash_settings() noexcept;
+void reset_crash_settings() noexcept;
+
+// The crash-capture hooks (crash_glue.cpp).
+void register_crash_hooks(apr_pool_t* p) noexcept;
+
+// The crash capture's directives, {NULL}-terminated (directives.cpp). A function-local table,
+// so mod_selfheal.cpp can join the tables of all parts at load time in any link order.
+const command_rec* crash_cmds() noexcept;
+
+}  // namespace selfheal::glue
