@@ -37,6 +37,9 @@ using CrashCallback = void (*)(const CrashSummary&) noexcept;
 
 struct Config {
   int crash_fd = -1;   // crash log, opened by the parent with O_APPEND|O_CLOEXEC
+  // The crash log's path, named in the error-log summary line (copied at install(); null or
+  // "" says "the crash log").
+  const char* crash_log_path = nullptr;
   int errlog_fd = 2;   // httpd's error log is the child's stderr; -1 for none
   uint64_t max_log_bytes = 64ull << 20;  // SelfHealCrashLogMaxSize; 0 = unlimited
   bool redact = true;  // SelfHealRedact: query strings and secret headers never written
@@ -52,7 +55,8 @@ struct Config {
 };
 
 // Per-thread state, registered lazily. The handler walks all entries to list the other
-// requests in flight.
+// requests in flight. Entries live in a static table of kMaxThreadEntries; a thread's entry is
+// freed (and its alternate stack unmapped) when the thread exits.
 struct ThreadEntry {
   std::atomic<pid_t> tid{0};
   std::atomic<ConnSlot*> conn{nullptr};  // the connection this thread works on, or null
@@ -73,7 +77,10 @@ void uninstall() noexcept;
 // This thread's entry; on first call per thread registers it and installs a per-thread
 // alternate signal stack with a guard page (mmap + sigaltstack: system calls, once per thread).
 // Later calls are a TLS load. NOT async-signal-safe on the first call of a thread; safe after.
+// Returns null only when kMaxThreadEntries threads are registered at once. May be called
+// before install().
 ThreadEntry* thread_entry() noexcept;
+inline constexpr size_t kMaxThreadEntries = 4096;
 
 // Which of our signals now has a handler that is not ours (another module replaced it):
 // returns the first such signal number or 0. NOT async-signal-safe (cheap: sigaction calls).
