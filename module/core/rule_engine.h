@@ -1,0 +1,191 @@
+// Rule engine: rule registry, settings (profile, suppression, thresholds),
+// findings, and the environment the rules look at (filesystem, run-user
+// access, sockets, clock, limits) behind an interface so tests can fake it.
+#pragma once
+
+#include <ctime>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/config_model.h"
+
+namespace selfheal::cfg {
+
+enum class Severity { info = 0, warning = 1, error = 2 };
+enum class Profile { safety = 0, hardening = 1 };
+const char* severity_name(Severity s);  // "error", "warning", "info"
+std::optional<Severity> parse_severity(std::string_view s);
+
+struct Finding {
+  std::string rule;
+  Severity severity = Severity::warning;
+  std::string file;
+  int line = 0;
+  std::string vhost;    // label, empty for the main server
+  std::string message;
+  std::string hint;
+};
+std::string finding_json(const Finding& f);  // one line of JSON
+std::string finding_text(const Finding& f);  // "file:line: error TLS-001 [vhost] message (fix: hint)"
+
+struct FileInfo {
+  bool exists = false;
+  bool is_dir = false;
+  bool is_reg = false;
+  unsigned mode = 0;
+  int err = 0;  // errno of stat() when !exists
+};
+
+enum class BindResult { ok, in_use_by_us, in_use, not_local, unknown };
+
+class Environment {
+ public:
+  virtual ~Environment() = default;
+  virtual FileInfo stat(const std::string& path) = 0;
+  virtual bool readonly_fs(const std::string& path) = 0;
+  // access() as this process (root in httpd's parent).
+  virtual bool access(const std::string& path, int mode) = 0;
+  // access() as the run User/Group; nullopt when it cannot be determined.
+  virtual std::optional<bool> user_access(const std::string& path, int mode) = 0;
+  // Batch the run-user checks (one helper process for all of them).
+  virtual void prefetch_user_access(const std::vector<std::pair<std::string, int>>& q) { (void)q; }
+  virtual std::optional<std::string> read_file(const std::string& path) = 0;
+  virtual std::vector<std::string> list_dir(const std::string& path) = 0;  // subdirectory names
+  virtual BindResult try_bind(const std::string& host, int port, const std::string& pid_file) = 0;
+  virtual std::time_t now() = 0;
+  virtual long open_file_limit() = 0;        // soft RLIMIT_NOFILE, -1 unknown
+  virtual long long memory_bytes() = 0;      // physical memory, -1 unknown
+  virtual std::optional<std::string> find_in_path(const std::string& program) = 0;
+};
+
+// The real thing: caches every answer (10,000 vhosts sharing a DocumentRoot cost
+// one stat), runs all run-user checks in one forked helper that switches to
+// the run user (setgroups/setgid/setuid) and reports access() over a pipe.
+class SystemEnvironment : public Environment {
+ public:
+  SystemEnvironment(std::string user, long uid, long gid);
+  FileInfo stat(const std::string& path) override;
+  bool readonly_fs(const std::string& path) override;
+  bool access(const std::string& path, int mode) override;
+  std::optional<bool> user_access(const std::string& path, int mode) override;
+  void prefetch_user_access(const std::vector<std::pair<std::string, int>>& q) override;
+  std::optional<std::string> read_file(const std::string& path) override;
+  std::vector<std::string> list_dir(const std::string& path) override;
+  BindResult try_bind(const std::string& host, int port, const std::string& pid_file) override;
+  std::time_t now() override;
+  long open_file_limit() override;
+  long long memory_bytes() override;
+  std::optional<std::string> find_in_path(const std::string& program) override;
+
+ private:
+  std::string user_;
+  long uid_, gid_;
+  std::unordered_map<std::string, FileInfo> stat_cache_;
+  std::unordered_map<std::string, bool> ro_cache_;
+  std::unordered_map<std::string, bool> access_cache_;
+  std::unordered_map<std::string, std::optional<bool>> user_cache_;
+  std::unordered_map<std::string, std::optional<std::string>> file_cache_;
+};
+
+// ---- rules -------------------------------------------------------------------
+
+enum class Phase {
+  check_config,  // runs under -t, at start and at every restart
+  post_config,   // needs open logs/listeners: live post-config (and -t, which has none)
+};
+
+struct Threshold {
+  const char* name;
+  double value;  // default
+  double min, max;
+};
+
+class Context;
+using RuleFn = void (*)(Context&);
+
+struct Rule {
+  const char* id;
+  Severity severity;  // the highest severity it reports
+  Profile profile;
+  Phase phase;
+  const char* title;
+  const char* hint;   // default fix hint
+  std::vector<Threshold> thresholds;
+  RuleFn fn;
+  bool config_test_only = false;  // e.g. bind checks: the live server holds the ports
+};
+
+const std::vector<Rule>& all_rules();
+const Rule* find_rule(std::string_view id);
+bool is_rule_family(std::string_view prefix);  // "TLS" for "TLS-*"
+
+struct Settings {
+  Profile profile = Profile::safety;
+  std::unordered_set<std::string> skip;  // rule ids or "FAM-*"
+  std::map<std::string, double> thresholds;  // "RULE-ID:name" -> value
+  std::unordered_map<int, std::unordered_set<std::string>> vhost_skip;  // vhost -> ids
+};
+bool skip_matches(const std::unordered_set<std::string>& skip, std::string_view rule_id);
+
+struct RunOptions {
+  bool config_test = false;  // httpd -t: everything runs at check-config
+  Phase phase = Phase::check_config;
+  std::optional<Profile> profile;  // overrides SelfHealProfile (selfhealctl lint --profile)
+};
+
+// Reads SelfHealProfile / SelfHealSkip / SelfHealRuleThreshold from the tree.
+Settings settings_from_model(const Model& m);
+// Runs every applicable rule; findings sorted by file, line, rule.
+std::vector<Finding> run_rules(const Model& m, Environment& env, const RunOptions& opt);
+
+class Context {
+ public:
+  Context(const Model& m, Environment& env, const Settings& s, const RunOptions& o);
+  const Model& m;
+  Environment& env;
+  const Settings& settings;
+  const RunOptions& opt;
+
+  double threshold(std::string_view name) const;  // for the current rule
+  // Report at directive d (file:line, vhost from d). Severity defaults to the rule's.
+  void report(int d, std::string message, std::optional<Severity> sev = std::nullopt,
+              std::string hint = {});
+  // Report for vhost v at directive d (when d is not inside the vhost).
+  void report_vhost(int v, int d, std::string message, std::optional<Severity> sev = std::nullopt,
+                    std::string hint = {});
+
+  // Report at a file that is not part of the tree (e.g. an .htaccess file).
+  void report_at(const std::string& file, int line, int v, std::string message,
+                 std::optional<Severity> sev = std::nullopt, std::string hint = {});
+
+  // Helpers shared by the rules.
+  const Directive& dir(int d) const { return m.dirs[static_cast<size_t>(d)]; }
+  std::string arg(int d, size_t i) const;
+
+  const Rule* rule = nullptr;
+  std::vector<Finding> findings;
+  std::unordered_set<std::string> seen;  // de-duplicates identical findings
+
+ private:
+  bool suppressed(int vhost) const;
+  void emit(int v, int d, const std::string* file, int line, std::string message,
+            std::optional<Severity> sev, std::string hint);
+};
+
+// Rule tables by family (rules_*.cpp).
+void add_tls_rules(std::vector<Rule>& out);
+void add_log_run_net_rules(std::vector<Rule>& out);
+void add_doc_map_rules(std::vector<Rule>& out);
+void add_mod_mpm_res_lim_rules(std::vector<Rule>& out);
+void add_syn_sec_crash_rules(std::vector<Rule>& out);
+void add_rewrite_hta_rules(std::vector<Rule>& out);
+// Paths the run-user rules will ask about (for one batched helper run).
+std::vector<std::pair<std::string, int>> user_access_queries(const Model& m);
+
+}  // namespace selfheal::cfg

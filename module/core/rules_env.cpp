@@ -1,0 +1,293 @@
+// SystemEnvironment: the real filesystem, sockets and clock, with caches, and
+// the forked helper that checks access() as the run user.
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/rule_engine.h"
+
+namespace selfheal::cfg {
+
+SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
+    : user_(std::move(user)), uid_(uid), gid_(gid) {}
+
+FileInfo SystemEnvironment::stat(const std::string& path) {
+  auto it = stat_cache_.find(path);
+  if (it != stat_cache_.end()) return it->second;
+  FileInfo fi;
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) {
+    fi.exists = true;
+    fi.is_dir = S_ISDIR(st.st_mode);
+    fi.is_reg = S_ISREG(st.st_mode);
+    fi.mode = st.st_mode;
+  } else {
+    fi.err = errno;
+  }
+  stat_cache_.emplace(path, fi);
+  return fi;
+}
+
+bool SystemEnvironment::readonly_fs(const std::string& path) {
+  auto it = ro_cache_.find(path);
+  if (it != ro_cache_.end()) return it->second;
+  struct statvfs sv{};
+  const bool ro = ::statvfs(path.c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY);
+  ro_cache_.emplace(path, ro);
+  return ro;
+}
+
+bool SystemEnvironment::access(const std::string& path, int mode) {
+  std::string key = path;
+  key += '\0';
+  key += static_cast<char>('0' + mode);
+  auto it = access_cache_.find(key);
+  if (it != access_cache_.end()) return it->second;
+  const bool ok = ::access(path.c_str(), mode) == 0;
+  access_cache_.emplace(std::move(key), ok);
+  return ok;
+}
+
+namespace {
+std::string ukey(const std::string& path, int mode) {
+  std::string k = path;
+  k += '\0';
+  k += static_cast<char>('0' + mode);
+  return k;
+}
+}  // namespace
+
+void SystemEnvironment::prefetch_user_access(
+    const std::vector<std::pair<std::string, int>>& queries) {
+  std::vector<const std::pair<std::string, int>*> todo;
+  std::unordered_set<std::string> queued;
+  for (const auto& q : queries) {
+    std::string k = ukey(q.first, q.second);
+    if (user_cache_.count(k) || !queued.insert(k).second) continue;
+    todo.push_back(&q);
+  }
+  if (todo.empty()) return;
+  auto mark_unknown = [&] {
+    for (const auto* q : todo) user_cache_[ukey(q->first, q->second)] = std::nullopt;
+  };
+  if (uid_ < 0 || gid_ < 0) return mark_unknown();
+  if (static_cast<long>(::geteuid()) == uid_) {  // already the run user (unprivileged lint)
+    for (const auto* q : todo)
+      user_cache_[ukey(q->first, q->second)] = ::access(q->first.c_str(), q->second) == 0;
+    return;
+  }
+  if (::geteuid() != 0) return mark_unknown();
+  int fds[2];
+  if (::pipe(fds) != 0) return mark_unknown();
+  std::string answers(todo.size(), '?');  // allocated before fork
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return mark_unknown();
+  }
+  if (pid == 0) {  // helper: become the run user, answer, _exit (no cleanups)
+    ::close(fds[0]);
+    const gid_t g = static_cast<gid_t>(gid_);
+    bool ok = user_.empty() ? ::setgroups(1, &g) == 0
+                            : ::initgroups(user_.c_str(), g) == 0;
+    ok = ok && ::setgid(g) == 0 && ::setuid(static_cast<uid_t>(uid_)) == 0 &&
+         ::getuid() == static_cast<uid_t>(uid_) && (uid_ == 0 || ::setuid(0) != 0);
+    if (!ok) ::_exit(3);
+    for (size_t i = 0; i < todo.size(); ++i)
+      answers[i] = ::access(todo[i]->first.c_str(), todo[i]->second) == 0 ? '1' : '0';
+    size_t off = 0;
+    while (off < answers.size()) {
+      const ssize_t w = ::write(fds[1], answers.data() + off, answers.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) ::_exit(4);
+      off += static_cast<size_t>(w);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string got;
+  char buf[8192];
+  while (true) {
+    const ssize_t r = ::read(fds[0], buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got.size() != todo.size())
+    return mark_unknown();
+  for (size_t i = 0; i < todo.size(); ++i)
+    user_cache_[ukey(todo[i]->first, todo[i]->second)] = got[i] == '1';
+}
+
+std::optional<bool> SystemEnvironment::user_access(const std::string& path, int mode) {
+  std::string k = ukey(path, mode);
+  auto it = user_cache_.find(k);
+  if (it != user_cache_.end()) return it->second;
+  prefetch_user_access({{path, mode}});
+  it = user_cache_.find(k);
+  return it == user_cache_.end() ? std::nullopt : it->second;
+}
+
+std::optional<std::string> SystemEnvironment::read_file(const std::string& path) {
+  auto it = file_cache_.find(path);
+  if (it != file_cache_.end()) return it->second;
+  std::optional<std::string> out;
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out = ss.str();
+  }
+  file_cache_.emplace(path, out);
+  return out;
+}
+
+std::vector<std::string> SystemEnvironment::list_dir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return out;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+      continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) is_dir = stat(path + "/" + e->d_name).is_dir;
+    if (is_dir) out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+namespace {
+
+// Socket inodes listening on `port` (from /proc/net/tcp and tcp6).
+std::vector<std::string> listening_inodes(int port) {
+  std::vector<std::string> out;
+  for (const char* f : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(f);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string sl, local, remote, st, queues, tr, retr, uid, timeout, inode;
+      ls >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> inode;
+      if (st != "0A") continue;  // LISTEN
+      const size_t colon = local.rfind(':');
+      if (colon == std::string::npos) continue;
+      if (std::strtol(local.c_str() + colon + 1, nullptr, 16) == port) out.push_back(inode);
+    }
+  }
+  return out;
+}
+
+bool pid_owns_inode(long pid, const std::vector<std::string>& inodes) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  bool found = false;
+  char target[128];
+  while (const dirent* e = ::readdir(d)) {
+    const std::string p = dir + "/" + e->d_name;
+    const ssize_t n = ::readlink(p.c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = 0;
+    std::string_view t(target, static_cast<size_t>(n));
+    if (t.substr(0, 8) != "socket:[") continue;
+    std::string_view ino = t.substr(8, t.size() - 9);
+    for (const std::string& i : inodes)
+      if (ino == i) found = true;
+  }
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+BindResult SystemEnvironment::try_bind(const std::string& host, int port,
+                                       const std::string& pid_file) {
+  if (port <= 0 || port > 65535) return BindResult::unknown;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string h = (host.empty() || host == "*") ? std::string() : host;
+  const std::string service = std::to_string(port);
+  if (h.empty()) hints.ai_family = AF_INET;
+  if (::getaddrinfo(h.empty() ? nullptr : h.c_str(), service.c_str(), &hints, &res) != 0 || !res)
+    return BindResult::unknown;
+  int err = 0;
+  const int s = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) {
+    int one = 1;
+    ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(s, res->ai_addr, res->ai_addrlen) != 0) err = errno;
+    ::close(s);
+  } else {
+    err = errno;
+  }
+  ::freeaddrinfo(res);
+  if (s < 0) return BindResult::unknown;
+  if (err == 0) return BindResult::ok;
+  if (err == EADDRNOTAVAIL) return BindResult::not_local;
+  if (err != EADDRINUSE) return BindResult::unknown;
+  // In use: by the running server we are about to replace (apachectl graceful)?
+  if (!pid_file.empty()) {
+    std::ifstream in(pid_file);
+    long pid = 0;
+    if (in >> pid && pid > 0 && pid_owns_inode(pid, listening_inodes(port)))
+      return BindResult::in_use_by_us;
+  }
+  return BindResult::in_use;
+}
+
+std::time_t SystemEnvironment::now() { return std::time(nullptr); }
+
+long SystemEnvironment::open_file_limit() {
+  struct rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+  return rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_cur);
+}
+
+long long SystemEnvironment::memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long size = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<long long>(pages) * size : -1;
+}
+
+std::optional<std::string> SystemEnvironment::find_in_path(const std::string& program) {
+  const char* p = std::getenv("PATH");
+  std::string path = p && *p ? p : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    const std::string full = dir + "/" + program;
+    if (::access(full.c_str(), X_OK) == 0) return full;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace selfheal::cfg

@@ -1,0 +1,224 @@
+// LOG-*, RUN-* and NET-* rules: log destinations, PidFile, listeners and
+// virtual-host addressing.
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "core/rules_util.h"
+
+namespace selfheal::cfg {
+namespace {
+
+// Every log destination: ErrorLog, CustomLog, TransferLog, GlobalLog, ForensicLog.
+std::vector<int> log_directives(const Model& m) {
+  std::vector<int> out;
+  for (const char* n : {"errorlog", "customlog", "transferlog", "globallog", "forensiclog"})
+    for (int d : m.all(n)) out.push_back(d);
+  return out;
+}
+
+void log001(Context& c) {
+  for (int d : log_directives(c.m)) {
+    std::string target = c.arg(d, 0);
+    if (target.empty() || target[0] != '|') continue;
+    target.erase(0, target.size() > 1 && target[1] == '|' ? 2 : 1);
+    const bool shell = !target.empty() && target[0] == '$';
+    if (shell) target.erase(0, 1);
+    const std::vector<std::string> words = split_args(target);
+    if (words.empty()) continue;
+    const std::string& prog = words[0];
+    std::string problem;
+    if (prog.front() == '/') {
+      const FileInfo fi = c.env.stat(prog);
+      if (!fi.exists)
+        problem = "does not exist";
+      else if (fi.is_dir || !c.env.access(prog, X_OK))
+        problem = "is not executable";
+    } else if (prog.find('/') != std::string::npos) {
+      if (!c.env.access(c.m.resolve(prog), X_OK)) problem = "cannot be found";
+    } else if (!c.env.find_in_path(prog) && !c.env.access(c.m.resolve(prog), X_OK)) {
+      problem = "is not in PATH";
+    }
+    if (problem.empty()) continue;
+    if (shell)
+      c.report(d, "piped log program " + prog + " " + problem +
+                      ": the shell starts but every log line is lost",
+               Severity::warning);
+    else
+      c.report(d, "piped log program " + prog + " " + problem +
+                      ": start and reload fail (AH00089/AH00104)");
+  }
+}
+
+void log002(Context& c) {
+  for (int d : log_directives(c.m)) {
+    const std::string target = c.arg(d, 0);
+    if (target.empty() || target[0] == '|' || util::starts_with_i(target, "syslog") ||
+        target.find("%{") != std::string::npos)
+      continue;
+    const std::string path = c.m.resolve(target);
+    const std::string dir = util::parent_dir(path);
+    const FileInfo fi = c.env.stat(path);
+    const FileInfo di = c.env.stat(dir);
+    std::string problem;
+    if (fi.exists && fi.is_dir)
+      problem = path + " is a directory";
+    else if (!di.exists)
+      problem = "directory " + dir + " does not exist";
+    else if (!di.is_dir)
+      problem = dir + " is not a directory";
+    else if (c.env.readonly_fs(dir))
+      problem = dir + " is on a read-only filesystem";
+    else if (fi.exists ? !c.env.access(path, W_OK) : !c.env.access(dir, W_OK | X_OK))
+      problem = path + " is not writable";
+    if (!problem.empty())
+      c.report(d, "log file cannot be opened: " + problem + "; start and reload fail");
+  }
+}
+
+void log003(Context& c) {
+  const int d = c.m.main_value("loglevel");
+  if (d < 0) return;
+  for (const std::string& a : c.m.dirs[static_cast<size_t>(d)].args) {
+    if (a.find(':') != std::string::npos) continue;
+    const std::string l = to_lower(a);
+    if (l == "debug" || l.rfind("trace", 0) == 0)
+      c.report(d, "LogLevel " + a + " globally: the error log grows fast and slows every request",
+               std::nullopt, "LogLevel warn (raise single modules: LogLevel warn ssl:debug)");
+  }
+}
+
+void run001(Context& c) {
+  const std::string pid = c.m.effective_pid_file();
+  if (pid.empty()) return;
+  const int d = c.m.main_value("pidfile");
+  const std::string dir = util::parent_dir(pid);
+  const FileInfo di = c.env.stat(dir);
+  std::string problem;
+  if (!di.exists)
+    problem = "directory " + dir + " does not exist";
+  else if (!di.is_dir)
+    problem = dir + " is not a directory";
+  else if (c.env.readonly_fs(dir))
+    problem = dir + " is on a read-only filesystem";
+  else if (!c.env.access(dir, W_OK | X_OK))
+    problem = dir + " is not writable";
+  if (!problem.empty())
+    c.report(d, "PidFile " + pid + " cannot be written: " + problem +
+                    "; `-k start` returns 0, then the server exits");
+}
+
+void net001(Context& c) {
+  const std::string pid = c.m.effective_pid_file();
+  std::set<std::pair<std::string, int>> done;
+  for (const Listen& l : c.m.listens) {
+    if (!done.insert({l.host, l.port}).second) continue;
+    const BindResult r = c.env.try_bind(l.host, l.port, pid);
+    const std::string where = (l.host.empty() ? "*" : l.host) + ":" + std::to_string(l.port);
+    if (r == BindResult::in_use)
+      c.report(l.dir, "cannot bind " + where + ": the address is in use by another process (AH00072)",
+               std::nullopt, "stop the other process or choose another port");
+    else if (r == BindResult::not_local)
+      c.report(l.dir, "cannot bind " + where + ": not an address of this machine",
+               std::nullopt, "listen on a local address");
+  }
+}
+
+bool listen_covers(const Listen& l, const Address& a) {
+  if (l.port != a.port) return false;
+  if (l.host.empty() || l.host == "*" || l.host == "0.0.0.0" || l.host == "::") return true;
+  return a.wildcard() || a.host == l.host;
+}
+
+void net002(Context& c) {
+  if (c.m.listens.empty()) return;
+  for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v) {
+    const VHost& vh = c.m.vhosts[static_cast<size_t>(v)];
+    for (const Address& a : vh.addrs) {
+      if (a.port == 0) continue;
+      bool ok = false;
+      for (const Listen& l : c.m.listens) ok = ok || listen_covers(l, a);
+      if (!ok)
+        c.report_vhost(v, vh.dir, "no Listen for " + a.host + ":" + std::to_string(a.port) +
+                                      ": this virtual host never receives a request",
+                       std::nullopt, "add Listen " + std::to_string(a.port) + " or fix the address");
+    }
+  }
+}
+
+void net003(Context& c) {
+  std::map<int, std::pair<int, int>> ports;  // port -> (first wildcard vhost, count)
+  for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v)
+    for (const Address& a : c.m.vhosts[static_cast<size_t>(v)].addrs)
+      if (a.wildcard() && a.port != 0 && !ports.count(a.port)) ports[a.port] = {v, 0};
+  for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v) {
+    const VHost& vh = c.m.vhosts[static_cast<size_t>(v)];
+    for (const Address& a : vh.addrs) {
+      if (a.wildcard() || a.port == 0) continue;
+      auto it = ports.find(a.port);
+      if (it == ports.end()) continue;
+      const Directive& other = c.m.dirs[static_cast<size_t>(
+          c.m.vhosts[static_cast<size_t>(it->second.first)].dir)];
+      c.report_vhost(v, vh.dir,
+                     "<VirtualHost " + a.host + ":" + std::to_string(a.port) +
+                         "> takes every request to " + a.host + ", also those meant for the *:" +
+                         std::to_string(a.port) + " sites (first at " +
+                         c.m.files[static_cast<size_t>(other.file)] + ":" +
+                         std::to_string(other.line) + "), default site included",
+                     std::nullopt, "use *:" + std::to_string(a.port) + " like the other virtual hosts");
+    }
+  }
+}
+
+void net004(Context& c) {
+  std::unordered_map<std::string, int> owner;  // "addr name" -> vhost
+  for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v) {
+    const VHost& vh = c.m.vhosts[static_cast<size_t>(v)];
+    std::vector<std::pair<std::string, int>> names;
+    if (!vh.server_name.empty()) names.emplace_back(vh.server_name, vh.server_name_dir);
+    names.insert(names.end(), vh.aliases.begin(), vh.aliases.end());
+    for (const Address& a : vh.addrs) {
+      const std::string key = (a.wildcard() ? std::string("*") : a.host) + ":" +
+                              std::to_string(a.port) + " ";
+      for (const auto& [name, d] : names) {
+        auto [it, fresh] = owner.emplace(key + name, v);
+        if (fresh || it->second == v) continue;
+        const VHost& first = c.m.vhosts[static_cast<size_t>(it->second)];
+        const Directive& fd = c.m.dirs[static_cast<size_t>(first.dir)];
+        c.report(d, "name " + name + " on " + key.substr(0, key.size() - 1) +
+                        " is already served by the virtual host at " +
+                        c.m.files[static_cast<size_t>(fd.file)] + ":" + std::to_string(fd.line) +
+                        ": this one never gets its requests",
+                 std::nullopt, "remove the duplicate name or merge the virtual hosts");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void add_log_run_net_rules(std::vector<Rule>& out) {
+  const auto S = Profile::safety;
+  const auto P = Phase::check_config;
+  out.push_back({"LOG-001", Severity::error, S, P, "piped log program missing or not executable",
+                 "install the program or fix its path", {}, log001});
+  out.push_back({"LOG-002", Severity::error, S, P, "log file cannot be opened",
+                 "create the directory or point the log elsewhere", {}, log002});
+  out.push_back({"LOG-003", Severity::warning, S, P, "LogLevel debug/trace globally",
+                 "LogLevel warn", {}, log003});
+  out.push_back({"RUN-001", Severity::error, S, P, "PidFile directory missing or not writable",
+                 "create the directory (Debian: APACHE_RUN_DIR) or move PidFile", {}, run001});
+  Rule n1{"NET-001", Severity::error, S, P, "Listen address cannot be bound",
+          "free the port or change Listen", {}, net001};
+  n1.config_test_only = true;
+  out.push_back(n1);
+  out.push_back({"NET-002", Severity::warning, S, P, "virtual host port without Listen",
+                 "add the Listen", {}, net002});
+  out.push_back({"NET-003", Severity::warning, S, P, "IP-specific vhost beside *:port vhosts",
+                 "use the same address form for every vhost on a port", {}, net003});
+  out.push_back({"NET-004", Severity::warning, S, P, "duplicate ServerName/ServerAlias on one address",
+                 "remove the duplicate", {}, net004});
+}
+
+}  // namespace selfheal::cfg

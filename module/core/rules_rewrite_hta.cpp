@@ -1,0 +1,263 @@
+// MAP-004 (RewriteRule loops, simulated with std::regex) and HTA-001
+// (.htaccess files using directives no loaded module provides).
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include "core/rules_util.h"
+
+namespace selfheal::cfg {
+namespace {
+
+std::vector<std::string> rewrite_flags(const Directive& d) {
+  std::vector<std::string> out;
+  if (d.args.size() < 3) return out;
+  std::string f = d.args[2];
+  if (f.size() < 2 || f.front() != '[' || f.back() != ']') return out;
+  f = f.substr(1, f.size() - 2);
+  size_t start = 0;
+  while (start <= f.size()) {
+    size_t end = f.find(',', start);
+    if (end == std::string::npos) end = f.size();
+    std::string tok = to_lower(f.substr(start, end - start));
+    if (const size_t eq = tok.find('='); eq != std::string::npos) tok.resize(eq);
+    out.push_back(tok);
+    start = end + 1;
+  }
+  return out;
+}
+
+// Expands $N back-references; nullopt when the substitution depends on
+// anything we cannot know (%{VAR}, ${map:...}, %N of a condition).
+std::optional<std::string> expand(const std::string& subst, const std::smatch& mt) {
+  std::string out;
+  for (size_t i = 0; i < subst.size(); ++i) {
+    const char ch = subst[i];
+    if (ch == '\\' && i + 1 < subst.size()) {
+      out += subst[++i];
+    } else if ((ch == '$' || ch == '%') && i + 1 < subst.size()) {
+      const char nx = subst[i + 1];
+      if (nx == '{') return std::nullopt;
+      if (nx >= '0' && nx <= '9') {
+        if (ch == '%') return std::nullopt;
+        const size_t n = static_cast<size_t>(nx - '0');
+        if (n < mt.size()) out += mt[n].str();
+        ++i;
+      } else {
+        out += ch;
+      }
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void map004(Context& c) {
+  for (int d : c.m.all("rewriterule")) {
+    const Directive& x = c.dir(d);
+    if (x.args.size() < 2) continue;
+    const std::string& pattern = x.args[0];
+    const std::string& subst = x.args[1];
+    if (pattern.empty() || pattern[0] == '!' || subst == "-" ||
+        subst.find("://") != std::string::npos)
+      continue;
+    const std::vector<std::string> flags = rewrite_flags(x);
+    auto has = [&](std::initializer_list<const char*> names) {
+      for (const char* n : names)
+        if (std::find(flags.begin(), flags.end(), n) != flags.end()) return true;
+      return false;
+    };
+    if (has({"end", "r", "redirect", "f", "forbidden", "g", "gone", "p", "proxy"})) continue;
+    const bool per_dir = !c.m.server_level(d);
+    if (!per_dir && !has({"n", "next"})) continue;  // server context: one pass
+    // A preceding RewriteCond guards the rule.
+    const std::vector<int>& sib =
+        x.parent >= 0 ? c.dir(x.parent).children : c.m.roots;
+    const auto pos = std::find(sib.begin(), sib.end(), d);
+    if (pos != sib.begin() && c.dir(*(pos - 1)).lname == "rewritecond") continue;
+    std::regex re;
+    try {
+      auto fl = std::regex::ECMAScript | std::regex::optimize;
+      if (has({"nc", "nocase"})) fl |= std::regex::icase;
+      re = std::regex(pattern, fl);
+    } catch (...) {
+      continue;  // PCRE-only syntax: do not guess
+    }
+    bool loops = false;
+    for (std::string s : {"foo", "foo/bar.html", "index.html", "a"}) {
+      if (!per_dir) s = "/" + s;
+      int changed = 0;
+      for (int round = 0; round < 4; ++round) {
+        std::smatch mt;
+        if (!std::regex_search(s, mt, re)) break;
+        std::optional<std::string> out = expand(subst, mt);
+        if (!out) break;
+        out = out->substr(0, out->find('?'));
+        if (per_dir)
+          while (!out->empty() && out->front() == '/') out->erase(0, 1);
+        if (*out == s) break;  // mod_rewrite stops when nothing changes
+        s = *out;
+        ++changed;
+      }
+      if (changed >= 4) {
+        loops = true;
+        break;
+      }
+    }
+    if (loops)
+      c.report(d, "RewriteRule " + pattern + " " + subst +
+                      " matches its own result again: the request loops until "
+                      "LimitInternalRecursion and gets 500 (AH00124)",
+               std::nullopt, "add a RewriteCond that excludes the result, or the [END] flag");
+  }
+}
+
+// ---- HTA-001 -------------------------------------------------------------------
+
+bool ifmodule_true(const Model& m, std::string arg) {
+  bool neg = false;
+  if (!arg.empty() && arg[0] == '!') {
+    neg = true;
+    arg.erase(0, 1);
+  }
+  bool has = false;
+  if (arg.size() > 2 && arg.substr(arg.size() - 2) == ".c")
+    has = std::find(m.modules.begin(), m.modules.end(), arg) != m.modules.end();
+  else if (arg.size() > 7 && arg.substr(arg.size() - 7) == "_module")
+    has = m.has_module(arg.substr(0, arg.size() - 7));
+  else
+    return true;  // unknown form: assume it applies
+  return has != neg;
+}
+
+void scan_htaccess(Context& c, const std::string& file, const std::string& text, int v) {
+  std::vector<bool> active{true};  // stack: is the current block in effect?
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    ++lineno;
+    const int start = lineno;
+    while (!line.empty() && line.back() == '\\' && pos < text.size()) {
+      line.pop_back();
+      eol = text.find('\n', pos);
+      if (eol == std::string::npos) eol = text.size();
+      line += " " + text.substr(pos, eol - pos);
+      pos = eol + 1;
+      ++lineno;
+    }
+    std::vector<std::string> w = split_args(line);
+    if (w.empty() || w[0][0] == '#') continue;
+    std::string name = w[0];
+    if (name.size() > 1 && name[0] == '<' && name[1] == '/') {
+      if (active.size() > 1) active.pop_back();
+      continue;
+    }
+    const bool section = name[0] == '<';
+    if (section) {
+      name.erase(0, 1);
+      if (!name.empty() && name.back() == '>') name.pop_back();
+    }
+    const std::string lname = to_lower(name);
+    if (!active.back()) {
+      if (section) active.push_back(false);
+      continue;
+    }
+    if (section && lname == "ifmodule") {
+      std::string arg = w.size() > 1 ? w[1] : "";
+      if (!arg.empty() && arg.back() == '>') arg.pop_back();
+      active.push_back(ifmodule_true(c.m, arg));
+      continue;
+    }
+    if (!c.m.known_directives.count(lname))
+      c.report_at(file, start, v,
+                  "'" + w[0] + "' is not provided by any loaded module: every request under " +
+                      util::parent_dir(file) + " gets 500",
+                  std::nullopt, "load the module, wrap the block in <IfModule>, or remove it");
+    if (section) active.push_back(true);
+  }
+}
+
+void hta001(Context& c) {
+  const Model& m = c.m;
+  if (m.known_directives.empty()) return;
+  // Directory sections with an AllowOverride (non-regex paths only).
+  struct Grant { std::string path; int vhost; bool allowed; };
+  std::vector<Grant> grants;
+  for (int d : m.all("directory")) {
+    const Directive& x = c.dir(d);
+    if (x.args.empty() || util::dynamic_path(x.args[0]) || x.args[0] == "~") continue;
+    int state = -1;
+    for (int ch : x.children) {
+      const Directive& y = c.dir(ch);
+      if (y.lname == "allowoverride") state = !y.args.empty() && !iequals(y.args[0], "none");
+      if (y.lname == "allowoverridelist" && !(y.args.size() == 1 && iequals(y.args[0], "none")))
+        state = 1;
+    }
+    if (state >= 0)
+      grants.push_back({util::strip_trailing_slash(m.resolve(x.args[0])), x.vhost, state == 1});
+  }
+  auto allowed = [&](const std::string& path, int v) {
+    size_t best = 0;
+    bool ok = false;
+    for (const Grant& g : grants) {
+      if (g.vhost != -1 && g.vhost != v) continue;
+      const bool prefix = path == g.path || g.path == "/" ||
+                          (path.rfind(g.path, 0) == 0 && path[g.path.size()] == '/');
+      if (prefix && g.path.size() + 1 > best) {
+        best = g.path.size() + 1;
+        ok = g.allowed;
+      }
+    }
+    return ok;
+  };
+  std::set<std::string> scanned;
+  size_t budget = static_cast<size_t>(c.threshold("max_dirs"));
+  std::vector<std::pair<std::string, int>> roots;  // directory, vhost
+  for (int v = -1; v < static_cast<int>(m.vhosts.size()); ++v) {
+    std::string root = util::document_root(m, v);
+    if (!root.empty())
+      roots.emplace_back(util::strip_trailing_slash(root), v);
+  }
+  for (const Grant& g : grants)
+    if (g.allowed) roots.emplace_back(g.path, g.vhost);
+  for (const auto& [root, v] : roots) {
+    const int afn = m.server_value("accessfilename", v);
+    const std::vector<std::string> names =
+        afn >= 0 ? c.dir(afn).args : std::vector<std::string>{".htaccess"};
+    std::vector<std::pair<std::string, int>> todo{{root, 0}};
+    while (!todo.empty() && budget > 0) {
+      auto [dir, depth] = todo.back();
+      todo.pop_back();
+      if (!scanned.insert(dir).second) continue;
+      --budget;
+      if (allowed(dir, v)) {
+        for (const std::string& n : names) {
+          const std::string f = (dir == "/" ? "" : dir) + "/" + n;
+          if (!c.env.stat(f).is_reg) continue;
+          if (auto text = c.env.read_file(f)) scan_htaccess(c, f, *text, v);
+        }
+      }
+      if (depth < 3)
+        for (const std::string& sub : c.env.list_dir(dir)) todo.emplace_back(dir + "/" + sub, depth + 1);
+    }
+  }
+}
+
+}  // namespace
+
+void add_rewrite_hta_rules(std::vector<Rule>& out) {
+  out.push_back({"MAP-004", Severity::warning, Profile::safety, Phase::check_config,
+                 "RewriteRule that matches its own substitution",
+                 "add a RewriteCond or [END]", {}, map004});
+  out.push_back({"HTA-001", Severity::error, Profile::safety, Phase::check_config,
+                 ".htaccess uses a directive no loaded module provides",
+                 "load the module or remove the directive",
+                 {{"max_dirs", 2000, 0, 1000000}}, hta001});
+}
+
+}  // namespace selfheal::cfg

@@ -1,0 +1,70 @@
+// Small helpers shared by the rules_*.cpp files (internal to module/core).
+#pragma once
+
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/rule_engine.h"
+
+namespace selfheal::cfg::util {
+
+inline bool starts_with_i(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);
+}
+
+inline std::string parent_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+inline std::string strip_trailing_slash(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// Is directive d inside a section named one of `names` (any ancestor)?
+inline int enclosing(const Model& m, int d, std::initializer_list<std::string_view> names) {
+  for (int p = m.dirs[static_cast<size_t>(d)].parent; p >= 0;
+       p = m.dirs[static_cast<size_t>(p)].parent) {
+    for (std::string_view n : names)
+      if (m.dirs[static_cast<size_t>(p)].lname == n) return p;
+  }
+  return -1;
+}
+
+// Server-level directives `lname` of vhost v only (not the main server's).
+inline std::vector<int> own_server_level(const Model& m, std::string_view lname, int v) {
+  std::vector<int> out;
+  for (int i : m.all(lname))
+    if (m.server_level(i) && m.dirs[static_cast<size_t>(i)].vhost == v) out.push_back(i);
+  return out;
+}
+
+// Value of a numeric server-level directive for the main server (or default).
+inline long main_number(const Model& m, std::string_view lname, long dflt, int* where = nullptr) {
+  const int d = m.main_value(lname);
+  if (where) *where = d;
+  if (d < 0 || m.dirs[static_cast<size_t>(d)].args.empty()) return dflt;
+  return std::strtol(m.dirs[static_cast<size_t>(d)].args[0].c_str(), nullptr, 10);
+}
+
+// Is a path an "expression" we should not check on disk?
+inline bool dynamic_path(std::string_view p) {
+  return p.find("%{") != std::string_view::npos || p.find('$') != std::string_view::npos ||
+         p.find('*') != std::string_view::npos || p.find('?') != std::string_view::npos ||
+         p.find('[') != std::string_view::npos;
+}
+
+// Document root for vhost v (its own or the main server's), resolved; "" if unset.
+inline std::string document_root(const Model& m, int v, int* where = nullptr) {
+  const int d = m.server_value("documentroot", v);
+  if (where) *where = d;
+  if (d < 0 || m.dirs[static_cast<size_t>(d)].args.empty()) return {};
+  return m.resolve(m.dirs[static_cast<size_t>(d)].args[0]);
+}
+
+}  // namespace selfheal::cfg::util
