@@ -32,6 +32,7 @@ Installed g_cfg;
 struct sigaction g_prev[kNumSignals];
 std::atomic<bool> g_installed{false};
 std::atomic<long> g_owner{0};  // tid of the thread writing a record; 0: none
+std::atomic<bool> g_done{false};  // the owner has chained to an action that ends the process
 std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 
 // The handler's working storage: one crash at a time (g_owner), never on the signal stack.
@@ -283,27 +284,30 @@ void reraise(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
 }
 
 // Lets act run for this signal: installs it, then returns into the faulting instruction
-// (kernel faults) or re-raises (sent signals, SIGTRAP, SIGSYS).
-void run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigaction& act) noexcept {
+// (kernel faults) or re-raises (sent signals, SIGTRAP, SIGSYS). Returns true when act is the
+// default action, i.e. the process dies once the handler returns (all our signals are fatal
+// by default).
+bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigaction& act) noexcept {
   struct sigaction a = act;
   bool fault = signal_is_fault(signo, info);
-  if (a.sa_handler == SIG_IGN) {
+  if (a.sa_handler == SIG_IGN && !(a.sa_flags & SA_SIGINFO)) {
     if (!fault) {
       sigaction(signo, &a, nullptr);  // it would have been ignored: carry on
-      return;
+      return false;
     }
     a.sa_handler = SIG_DFL;  // the kernel does not let a fault be ignored
     a.sa_flags = 0;
   }
   sigaction(signo, &a, nullptr);
   if (!fault) reraise(signo, info, uc);
+  return a.sa_handler == SIG_DFL && !(a.sa_flags & SA_SIGINFO);
 }
 
-void chain(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
+bool chain(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   int i = index_of(signo);
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
-  run_action(signo, info, uc, i >= 0 ? g_prev[i] : dfl);
+  return run_action(signo, info, uc, i >= 0 ? g_prev[i] : dfl);
 }
 
 void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
@@ -312,9 +316,16 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
   long tid = sys_gettid();
   long expected = 0;
   if (g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
+    g_done.store(false, std::memory_order_relaxed);
     report(signo, info, uc);
-    chain(signo, info, uc);
-    g_owner.store(0, std::memory_order_release);
+    if (chain(signo, info, uc)) {
+      // The process dies when we return: keep the election closed so no other thread writes
+      // a second record in the meantime, and release the threads waiting for us.
+      g_done.store(true, std::memory_order_release);
+    } else {
+      // A previous handler runs next and may let the process live: reopen the election.
+      g_owner.store(0, std::memory_order_release);
+    }
   } else if (expected == tid) {
     // A fault inside the handler on this thread. Inside the unwinder: abandon the unwind and
     // go on writing (does not return). Anywhere else: the default action, no more reporting.
@@ -327,6 +338,7 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
     // course (the first record is the one that names the crash).
     int64_t start = now_us(CLOCK_MONOTONIC);
     while (g_owner.load(std::memory_order_acquire) != 0 &&
+           !g_done.load(std::memory_order_acquire) &&
            (now_us(CLOCK_MONOTONIC) - start) * 1000 < kWaitForOwnerNs) {
       struct timespec ts = {0, 1'000'000};
       nanosleep(&ts, nullptr);
