@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <new>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,12 +62,14 @@ struct Plan {
 
 // Child body: per_proc crashes. Async-signal-safe calls only, as in the real handler; the
 // strings are prepared before the loop.
-[[noreturn]] void hammer(void* mem, const Plan& plan, int proc,
+[[noreturn]] void hammer(void* mem, const std::atomic<int>* go, const Plan& plan, int proc,
                          const std::vector<std::string>& paths,
                          const std::vector<std::string>& vhosts,
                          const std::vector<std::string>& keys) {
   ShmTable* t = shm_table_attach(mem);
   if (!t) _exit(2);
+  while (go->load() == 0) {  // start together, so that the writers really overlap
+  }
   for (int i = 0; i < plan.per_proc; ++i) {
     int s = plan.sig_index(proc, i);
     int k = plan.key_index(proc, i);
@@ -119,13 +123,15 @@ void run(const Plan& plan, const ShmLayout& layout, ShmSnapshot* out, int* reade
   }
   for (int k = 0; k < plan.keys; ++k) keys.push_back(key_text_of(k));
 
-  std::vector<pid_t> kids;
+  SharedMap flag(4096);
+  ASSERT_NE(flag.mem, nullptr);
+  auto* go = new (flag.mem) std::atomic<int>(0);
   for (int proc = 0; proc < kProcs; ++proc) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) hammer(m.mem, plan, proc, paths, vhosts, keys);
-    kids.push_back(pid);
+    if (pid == 0) hammer(m.mem, go, plan, proc, paths, vhosts, keys);
   }
+  go->store(1);
   // Read while they write.
   int alive = kProcs;
   while (alive > 0) {
@@ -144,7 +150,7 @@ void run(const Plan& plan, const ShmLayout& layout, ShmSnapshot* out, int* reade
 }
 
 TEST(ShmConcurrency, ForkedCrashersCountExactly) {
-  Plan plan{16, 8, 4000};
+  Plan plan{16, 8, 20000};
   ShmLayout layout{64, 64, 32};
   ShmSnapshot s;
   int reader_checked = 0;
@@ -180,7 +186,7 @@ TEST(ShmConcurrency, ForkedCrashersCountExactly) {
 }
 
 TEST(ShmConcurrency, ForkedCrashersUnderEvictionStayConsistent) {
-  Plan plan{40, 30, 3000};
+  Plan plan{40, 30, 10000};
   ShmLayout layout{8, 8, 8};  // far fewer slots than signatures and keys
   ShmSnapshot s;
   int reader_checked = 0;
