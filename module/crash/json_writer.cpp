@@ -31,7 +31,7 @@ void JsonWriter::rollback(const Mark& m) noexcept {
   depth_ = m.depth;
   need_comma_ = m.need_comma;
   after_key_ = m.after_key;
-  failed_ = false;
+  failed_ = m.failed;
 }
 
 void JsonWriter::before_value() noexcept {

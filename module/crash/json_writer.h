@@ -46,9 +46,10 @@ class JsonWriter {
     int depth;
     uint32_t need_comma;
     bool after_key;
+    bool failed;  // a mark taken after a failed write rolls back to "still failed"
   };
-  Mark mark() const noexcept { return Mark{len_, depth_, need_comma_, after_key_}; }
-  void rollback(const Mark& m) noexcept;
+  Mark mark() const noexcept { return Mark{len_, depth_, need_comma_, after_key_, failed_}; }
+  void rollback(const Mark& m) noexcept;  // undoes writes after m, and their failure
 
   bool failed() const noexcept { return failed_; }
   void set_hard(bool hard) noexcept { hard_ = hard; }

@@ -218,3 +218,28 @@ TEST(RecordAsfmt, CivilTimeAndStamps) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(RecordJsonWriter, NestedRollbackKeepsAnOuterFailure) {
+  // A mark taken after a failed write must not clear that failure when rolled back: the outer
+  // element still has to be rolled back as a whole.
+  static char buf[64];
+  JsonWriter w(buf, sizeof buf, 16);
+  w.begin_array();
+  auto outer = w.mark();
+  w.begin_object();
+  w.key("k");
+  w.str("a long value that does not fit into the soft limit at all");
+  ASSERT_TRUE(w.failed());
+  auto inner = w.mark();
+  w.str("x");
+  w.rollback(inner);
+  EXPECT_TRUE(w.failed());
+  w.rollback(outer);
+  EXPECT_FALSE(w.failed());
+  w.end_array();
+  EXPECT_EQ(text(w), "[]");
+}
+
+}  // namespace
