@@ -29,12 +29,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "httpd.h" /* first: the other httpd headers need its types */
 #include "apr_strings.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "httpd.h"
+#include "util_filter.h"
 
 module AP_MODULE_DECLARE_DATA selfheal_crashtest_module;
 
@@ -52,7 +53,7 @@ static void __attribute__((noinline)) crash_jump0(void) { g_null_fn(); }
 static int __attribute__((noinline)) recurse(int depth) {
   volatile char pad[512];
   pad[0] = (char)depth;
-  return recurse(depth + 1) + pad[0];
+  return depth == -1 ? 0 : recurse(depth + 1) + pad[0]; /* never -1: unbounded */
 }
 static void __attribute__((noinline)) crash_stack(void) { (void)recurse(0); }
 
