@@ -1,0 +1,338 @@
+// Config validation: directives and the check_config/post_config hooks.
+//
+//  - httpd -t (apachectl configtest, and so apachectl graceful / systemctl reload on
+//    Debian): every rule runs; findings go to stderr; an error-severity finding fails
+//    the test (exit 1).
+//  - live first start: SelfHealValidate warn (log) | enforce (refuse to start) | off.
+//  - live restart: findings are logged, never fatal (a failed restart kills the server).
+//  - post_config (not the first-start dry run): the rules that need open logs/listeners.
+// Messages: SELFHEAL0300-0399.
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "config_hooks.h"
+#include "core/config_model.h"
+#include "core/rule_engine.h"
+
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_log.h"
+
+extern "C" {
+extern module AP_MODULE_DECLARE_DATA selfheal_module;
+}
+APLOG_USE_MODULE(selfheal);
+
+namespace selfheal::glue {
+namespace {
+
+using selfheal::cfg::Finding;
+using selfheal::cfg::Severity;
+
+// ---- directives ------------------------------------------------------------------
+
+const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (!strcasecmp(arg, a)) return nullptr;
+    list += list.empty() ? "" : ", ";
+    list += a;
+  }
+  return apr_psprintf(cmd->pool, "%s: '%s' is not allowed; use one of: %s", cmd->cmd->name, arg,
+                      list.c_str());
+}
+
+const char* set_validate(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  return one_of(cmd, arg, {"warn", "enforce", "off"});
+}
+
+const char* set_profile(cmd_parms* cmd, void*, const char* arg) {
+  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  return one_of(cmd, arg, {"safety", "hardening"});
+}
+
+std::string rule_list(bool with_thresholds) {
+  std::string s;
+  for (const auto& r : selfheal::cfg::all_rules()) {
+    if (with_thresholds && r.thresholds.empty()) continue;
+    s += s.empty() ? "" : ", ";
+    s += r.id;
+    if (with_thresholds) {
+      s += " (";
+      for (size_t i = 0; i < r.thresholds.size(); ++i)
+        s += std::string(i ? " " : "") + r.thresholds[i].name;
+      s += ")";
+    }
+  }
+  return s;
+}
+
+const char* add_skip(cmd_parms* cmd, void*, const char* arg) noexcept {
+  try {
+    std::string_view a = arg;
+    if (selfheal::cfg::find_rule(a)) return nullptr;
+    if (a.size() > 2 && a.substr(a.size() - 2) == "-*" &&
+        selfheal::cfg::is_rule_family(a.substr(0, a.size() - 2)))
+      return nullptr;
+    return apr_psprintf(cmd->pool,
+                        "%s: unknown rule '%s'; use rule ids (%s) or a family such as TLS-*",
+                        cmd->cmd->name, arg, rule_list(false).c_str());
+  } catch (...) {
+    return "SelfHealSkip: out of memory";
+  }
+}
+
+const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* name,
+                          const char* value) noexcept {
+  try {
+    if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+    const auto* r = selfheal::cfg::find_rule(rule);
+    if (!r || r->thresholds.empty())
+      return apr_psprintf(cmd->pool, "%s: '%s' is not a rule with thresholds; use one of: %s",
+                          cmd->cmd->name, rule, rule_list(true).c_str());
+    for (const auto& t : r->thresholds) {
+      if (strcasecmp(t.name, name) != 0) continue;
+      errno = 0;
+      char* end = nullptr;
+      const double v = std::strtod(value, &end);
+      if (errno || end == value || *end || v < t.min || v > t.max)
+        return apr_psprintf(cmd->pool, "%s: %s %s '%s' is not allowed; use a number from %g to %g",
+                            cmd->cmd->name, r->id, t.name, value, t.min, t.max);
+      return nullptr;
+    }
+    std::string names;
+    for (const auto& t : r->thresholds) names += std::string(names.empty() ? "" : ", ") + t.name;
+    return apr_psprintf(cmd->pool, "%s: %s has no threshold '%s'; use one of: %s", cmd->cmd->name,
+                        r->id, name, names.c_str());
+  } catch (...) {
+    return "SelfHealRuleThreshold: out of memory";
+  }
+}
+
+// ---- hooks --------------------------------------------------------------------------
+
+int level_of(Severity s) {
+  switch (s) {
+    case Severity::error: return APLOG_ERR;
+    case Severity::warning: return APLOG_WARNING;
+    case Severity::info: return APLOG_NOTICE;
+  }
+  return APLOG_NOTICE;
+}
+
+const char* id_of(Severity s) {
+  switch (s) {
+    case Severity::error: return "SELFHEAL0301";
+    case Severity::warning: return "SELFHEAL0302";
+    case Severity::info: return "SELFHEAL0303";
+  }
+  return "SELFHEAL0303";
+}
+
+// At startup (-t, first start) APLOG_STARTUP prints the bare line on stderr whatever
+// the LogLevel; at a restart the lines go to the error log with their level.
+void log_findings(const std::vector<Finding>& fs, server_rec* s, bool startup) {
+  for (const Finding& f : fs) {
+    const std::string text = selfheal::cfg::finding_text(f);
+    ap_log_error(APLOG_MARK, (startup ? APLOG_STARTUP : 0) | level_of(f.severity), 0, s,
+                 "%s: %s", id_of(f.severity), text.c_str());
+  }
+}
+
+size_t count(const std::vector<Finding>& fs, Severity sev) {
+  size_t n = 0;
+  for (const Finding& f : fs) n += f.severity == sev;
+  return n;
+}
+
+// selfhealctl lint: SELFHEAL_LINT_OUTPUT names a file that receives one JSON object
+// per finding and a final {"selfheal_lint":"done",...} line.
+void write_lint_output(const std::vector<Finding>& fs, const char* profile, server_rec* s) {
+  const char* path = std::getenv("SELFHEAL_LINT_OUTPUT");
+  if (!path || !*path) return;
+  std::string out;
+  for (const Finding& f : fs) out += selfheal::cfg::finding_json(f) + "\n";
+  out += std::string("{\"selfheal_lint\":\"done\",\"profile\":\"") + profile +
+         "\",\"rules\":" + std::to_string(selfheal::cfg::all_rules().size()) + "}\n";
+  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  for (size_t off = 0; ok && off < out.size();) {
+    const ssize_t w = ::write(fd, out.data() + off, out.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    off += ok ? static_cast<size_t>(w) : 0;
+  }
+  if (fd >= 0) ::close(fd);
+  if (!ok)
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, errno, s,
+                 "SELFHEAL0312: cannot write the lint output %s", path);
+}
+
+enum class Mode { warn, enforce, off };
+
+Mode validate_mode(const selfheal::cfg::Model& m) {
+  const int d = m.main_value("selfhealvalidate");
+  if (d < 0 || m.dirs[static_cast<size_t>(d)].args.empty()) return Mode::warn;
+  const std::string& v = m.dirs[static_cast<size_t>(d)].args[0];
+  if (selfheal::cfg::iequals(v, "enforce")) return Mode::enforce;
+  if (selfheal::cfg::iequals(v, "off")) return Mode::off;
+  return Mode::warn;
+}
+
+// "-k stop" / "-k graceful-stop" also read the configuration: never stand in their way.
+// (The MPM strips -k from process->argv, so read the original command line.)
+bool stopping() {
+  const int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  bool after_k = false;
+  for (const char* a = buf; a < buf + n; a += std::strlen(a) + 1) {
+    if (after_k) return !std::strcmp(a, "stop") || !std::strcmp(a, "graceful-stop");
+    after_k = !std::strcmp(a, "-k");
+  }
+  return false;
+}
+
+int do_check_config(apr_pool_t* ptemp, server_rec* s) {
+  const int run_mode = ap_state_query(AP_SQ_RUN_MODE);
+  if (run_mode != AP_SQ_RM_NORMAL && run_mode != AP_SQ_RM_CONFIG_TEST) return OK;  // -S, -M
+  if (stopping()) return OK;
+  const bool test = run_mode == AP_SQ_RM_CONFIG_TEST;
+  const bool first_start = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+  // The first start reads the configuration twice (generation 0, then 1); the second
+  // read is the same files, already checked, with stderr already detached.
+  if (!test && !first_start && ap_state_query(AP_SQ_CONFIG_GEN) <= 1) return OK;
+
+  selfheal::cfg::Model m;
+  build_config_model(m, ptemp);
+  const Mode mode = validate_mode(m);
+  if (!test && mode == Mode::off) return OK;
+
+  selfheal::cfg::RunOptions opt;
+  opt.config_test = test;
+  opt.phase = selfheal::cfg::Phase::check_config;
+  if (const char* p = std::getenv("SELFHEAL_LINT_PROFILE"); test && p && *p)
+    opt.profile = strcasecmp(p, "hardening") == 0 ? selfheal::cfg::Profile::hardening
+                                                  : selfheal::cfg::Profile::safety;
+  selfheal::cfg::SystemEnvironment env(m.run_user, m.run_uid, m.run_gid);
+  const std::vector<Finding> fs = selfheal::cfg::run_rules(m, env, opt);
+  const size_t errors = count(fs, Severity::error);
+  const bool startup = test || first_start;
+  log_findings(fs, s, startup);
+  if (!fs.empty())
+    ap_log_error(APLOG_MARK, (startup ? APLOG_STARTUP : 0) | APLOG_NOTICE, 0, s,
+                 "SELFHEAL0300: configuration check: %lu error(s), %lu warning(s), %lu info",
+                 static_cast<unsigned long>(errors),
+                 static_cast<unsigned long>(count(fs, Severity::warning)),
+                 static_cast<unsigned long>(count(fs, Severity::info)));
+  if (test) {
+    const bool hard = opt.profile ? *opt.profile == selfheal::cfg::Profile::hardening
+                                  : selfheal::cfg::settings_from_model(m).profile ==
+                                        selfheal::cfg::Profile::hardening;
+    write_lint_output(fs, hard ? "hardening" : "safety", s);
+    if (errors) {
+      ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                   "SELFHEAL0305: configuration test failed: %lu error finding(s) above would "
+                   "break the server (silence a rule with SelfHealSkip RULE-ID)",
+                   static_cast<unsigned long>(errors));
+      return !OK;
+    }
+    return OK;
+  }
+  if (first_start && mode == Mode::enforce && errors) {
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                 "SELFHEAL0311: refusing to start: %lu error finding(s) and SelfHealValidate "
+                 "enforce",
+                 static_cast<unsigned long>(errors));
+    return !OK;
+  }
+  if (!first_start && errors)
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "SELFHEAL0313: restart continues despite %lu error finding(s): failing a "
+                 "restart would stop the running server",
+                 static_cast<unsigned long>(errors));
+  return OK;
+}
+
+long open_descriptors() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  long n = 0;
+  while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n - 1;  // the DIR's own descriptor
+}
+
+int do_post_config(apr_pool_t* ptemp, server_rec* s) {
+  if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) return OK;
+  if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;  // dry run
+  selfheal::cfg::Model m;
+  build_config_model(m, ptemp);
+  if (validate_mode(m) == Mode::off) return OK;
+  m.open_fds = open_descriptors();
+  selfheal::cfg::RunOptions opt;
+  opt.phase = selfheal::cfg::Phase::post_config;
+  selfheal::cfg::SystemEnvironment env(m.run_user, m.run_uid, m.run_gid);
+  log_findings(selfheal::cfg::run_rules(m, env, opt), s, false);
+  return OK;  // never fatal: logs and listeners are already open
+}
+
+int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+  try {
+    return do_check_config(ptemp, s);
+  } catch (const std::exception& e) {
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                 "SELFHEAL0310: configuration check skipped after an internal error: %s", e.what());
+  } catch (...) {
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                 "SELFHEAL0310: configuration check skipped after an internal error");
+  }
+  return OK;
+}
+
+int post_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+  try {
+    return do_post_config(ptemp, s);
+  } catch (...) {
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 "SELFHEAL0310: post-config check skipped after an internal error");
+  }
+  return OK;
+}
+
+}  // namespace
+
+const command_rec* config_cmds() noexcept { return selfheal_config_cmds; }
+
+}  // namespace selfheal::glue
+
+
+const command_rec selfheal_config_cmds[] = {
+    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate), nullptr, RSRC_CONF,
+                  "warn (default: log findings at start), enforce (refuse to start on an error "
+                  "finding) or off (no checks at start/restart; httpd -t still checks)"),
+    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile), nullptr, RSRC_CONF,
+                  "safety (default) or hardening (adds the CIS-style rules)"),
+    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr, RSRC_CONF,
+                    "one or more rule ids (TLS-001) or families (TLS-*) not to report, for the "
+                    "server or this virtual host"),
+    AP_INIT_TAKE3("SelfHealRuleThreshold", reinterpret_cast<cmd_func>(&selfheal::glue::set_threshold), nullptr,
+                  RSRC_CONF, "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
+};
+
+void selfheal_config_register_hooks(apr_pool_t*) {
+  ap_hook_check_config(selfheal::glue::check_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
+  ap_hook_post_config(selfheal::glue::post_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
+}

@@ -1,0 +1,78 @@
+// Walks what httpd parsed into the httpd-free model: ap_conftree (file and line of
+// every directive, sections as subtrees), the loaded modules, the MPM, the run
+// user, ServerRoot, PidFile, CoreDumpDirectory and the directive names every
+// loaded module provides (for .htaccess checks).
+#include <string_view>
+#include <unordered_map>
+
+#include "config_hooks.h"
+#include "core/config_model.h"
+
+#include "ap_mpm.h"
+#include "http_main.h"
+#include "mpm_common.h"
+#include "unixd.h"
+#include "util_cfgtree.h"
+
+namespace selfheal::glue {
+namespace {
+
+struct Walker {
+  selfheal::cfg::Model& m;
+  std::unordered_map<const char*, int> files;  // a file's directives share one name pointer
+
+  int file(const char* name) {
+    auto it = files.find(name);
+    if (it != files.end()) return it->second;
+    const int id = m.intern_file(name ? name : "");
+    files.emplace(name, id);
+    return id;
+  }
+
+  void walk(const ap_directive_t* d, int parent) {
+    for (; d; d = d->next) {
+      if (!d->directive) continue;
+      const int idx = m.add(d->directive, d->args ? d->args : "", file(d->filename),
+                            d->line_num, parent);
+      if (d->first_child) walk(d->first_child, idx);
+    }
+  }
+};
+
+std::string base_name(const char* n) {
+  std::string_view s = n ? n : "";
+  const size_t slash = s.find_last_of('/');
+  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
+}
+
+}  // namespace
+
+void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
+  Walker w{m, {}};
+  w.walk(ap_conftree, -1);
+
+  for (module** mp = ap_loaded_modules; mp && *mp; ++mp) m.modules.push_back(base_name((*mp)->name));
+  if (const char* mpm = ap_show_mpm()) m.mpm = mpm;
+  if (ap_server_root) m.server_root = ap_server_root;
+
+  m.run_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
+  m.run_uid = static_cast<long>(ap_unixd_config.user_id);
+  m.run_gid = static_cast<long>(ap_unixd_config.group_id);
+  if (m.run_uid == static_cast<long>(static_cast<uid_t>(-1))) m.run_uid = -1;
+  if (m.run_gid == static_cast<long>(static_cast<gid_t>(-1))) m.run_gid = -1;
+
+  if (ap_pid_fname) {
+    if (const char* pid = ap_runtime_dir_relative(p, ap_pid_fname)) m.pid_file = pid;
+  }
+  if (ap_coredumpdir_configured) m.coredump_dir = ap_coredump_dir;
+
+  for (module* mod = ap_top_module; mod; mod = mod->next)
+    for (const command_rec* c = mod->cmds; c && c->name; ++c) {
+      std::string n = selfheal::cfg::to_lower(c->name);
+      if (!n.empty() && n.front() == '<') n.erase(0, 1);
+      m.known_directives.insert(std::move(n));
+    }
+  m.finalize();
+}
+
+}  // namespace selfheal::glue
