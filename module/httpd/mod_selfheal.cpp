@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "glue.h"
+#include "config_hooks.h"  // selfheal-config (issue 3)
 
 #include "http_log.h"
 
@@ -16,7 +17,7 @@ constexpr size_t kMaxCmds = 64;
 command_rec g_cmds[kMaxCmds + 1];
 
 bool join_cmds() noexcept {
-  const command_rec* parts[] = {crash_cmds()};
+  const command_rec* parts[] = {crash_cmds(), config_cmds() /* selfheal-config */};
   size_t n = 0;
   for (const command_rec* part : parts)
     for (; part && part->name; ++part)
@@ -35,6 +36,7 @@ void register_hooks(apr_pool_t* p) noexcept {
   (void)g_cmds_joined;
   ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   register_crash_hooks(p);
+  register_config_hooks(p);  // selfheal-config (issue 3)
 }
 
 }  // namespace
