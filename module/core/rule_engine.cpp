@@ -46,8 +46,8 @@ const std::vector<Rule>& all_rules() {
     add_tls_rules(*v);
     add_log_run_net_rules(*v);
     add_doc_map_rules(*v);
-    add_mod_mpm_res_lim_rules(*v);
     add_rewrite_hta_rules(*v);
+    add_mod_mpm_res_lim_rules(*v);
     add_syn_sec_crash_rules(*v);
     return v;
   }();
