@@ -1,4 +1,5 @@
-// selfhealctl subcommands. Each returns the process exit status.
+// selfhealctl subcommands. Each returns the process exit status; argv[0] is the subcommand
+// name (main.cpp passes argc - 1, argv + 1).
 #pragma once
 
 namespace selfhealctl {
@@ -8,7 +9,8 @@ namespace selfhealctl {
 // 0 clean, 1 findings at or above --fail-on, 2 tool or parse error. (tools/selfhealctl/lint.cpp)
 int cmd_lint(int argc, char** argv);
 
-// crashes / show / follow / quarantine: tools/selfhealctl/crashes.cpp and friends.
+// crashes / show / follow: tools/selfhealctl/crashes.cpp, show.cpp, follow.cpp; the testable
+// forms (run_crashes, ...) are in crash_cli.h. quarantine comes with issue 5.
 int cmd_crashes(int argc, char** argv);
 int cmd_show(int argc, char** argv);
 int cmd_follow(int argc, char** argv);
