@@ -187,7 +187,7 @@ namespace selfheal {
 template <class Slot, class Score>
 Slot* find_or_claim(Slot* slots, uint32_t n, uint32_t window, uint64_t key, uint64_t* held,
                     bool* fresh, bool* evicted, Score score) noexcept {
-  if (n == 0 || key == 0) return nullptr;
+  if (n == 0 || key == 0 || window == 0) return nullptr;
   if (window > n) window = n;
   const uint32_t h = home_index(key, n);
   auto at = [&](uint32_t i) -> Slot& {
@@ -232,6 +232,7 @@ Slot* find_or_claim(Slot* slots, uint32_t n, uint32_t window, uint64_t key, uint
         victim = &at(i);
       }
     }
+    if (!victim) return nullptr;  // window 0: cannot happen (n > 0)
     uint64_t l = slot_lock(victim->seq);
     uint64_t k = victim->key.load(std::memory_order_relaxed);
     if (k == key) {
