@@ -17,6 +17,7 @@ HTTPD = os.environ.get("SELFHEAL_HTTPD", "/usr/sbin/apache2")
 APACHECTL = "/usr/sbin/apache2ctl"
 MODULES = Path(os.environ.get("SELFHEAL_HTTPD_MODULES", "/usr/lib/apache2/modules"))
 BUILD = Path(os.environ.get("SELFHEAL_BUILD_DIR", Path(__file__).resolve().parents[2] / "build"))
+SOURCE = Path(os.environ.get("SELFHEAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 MODULE = BUILD / "mod_selfheal.so"
 SELFHEALCTL = BUILD / "selfhealctl"
 RUN_USER = "www-data"
@@ -157,8 +158,12 @@ class DebianRoot:
         (self.etc / "envvars").write_text(envvars)
         self._rewrite_tree()
         if selfheal:
+            # The shipped conf/selfheal.{load,conf}, the .load pointed at the build.
             (self.etc / "mods-available" / "selfheal.load").write_text(
                 f"LoadModule selfheal_module {MODULE}\n")
+            shipped = SOURCE / "conf" / "selfheal.conf"
+            if shipped.exists():
+                shutil.copy(shipped, self.etc / "mods-available" / "selfheal.conf")
             self.enable_mod("selfheal")
         for m in mods:
             self.enable_mod(m)
@@ -203,16 +208,19 @@ class DebianRoot:
             dst.symlink_to(f"../sites-available/{name}.conf")
 
     def references_outside(self):
-        """Lines of the enabled config still naming /etc/apache2 or /var (none expected)."""
+        """Directive lines of the active config still naming /etc/apache2 or /var (none
+        expected): apache2.conf, ports.conf and everything *-enabled."""
+        files = [self.etc / "apache2.conf", self.etc / "ports.conf"]
+        for d in ("mods-enabled", "conf-enabled", "sites-enabled"):
+            files += sorted((self.etc / d).iterdir())
         bad = []
-        for p in self.etc.rglob("*"):
-            if p.is_file() and p.name not in ("magic",):
-                for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
-                    s = line.strip()
-                    if s.startswith("#"):
-                        continue
-                    if "/etc/apache2" in s or re.search(r"(?<![\w/])/var/", s):
-                        bad.append(f"{p}:{i}: {s}")
+        for p in files:
+            for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+                s = line.strip()
+                if s.startswith("#"):
+                    continue
+                if "/etc/apache2" in s or re.search(r"(?<![\w/])/var/", s):
+                    bad.append(f"{p}:{i}: {s}")
         return bad
 
     def env(self):
