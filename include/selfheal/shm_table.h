@@ -73,16 +73,18 @@ struct ShmCrashInfo {
   long pid = 0;                     // defaults to getpid()
 };
 
-// Bytes to allocate for layout (clamped as in ShmLayout's comments). Async-signal-safe.
+// Bytes to allocate for layout (clamped as in ShmLayout's comments), including 64 bytes of
+// room to align. Async-signal-safe.
 size_t shm_table_bytes(const ShmLayout& layout) noexcept;
 
-// Formats a new table into mem (64-byte aligned, zero or garbage, at least
-// shm_table_bytes(layout) bytes) with the default policy. Returns null when mem is misaligned
-// or too small. NOT async-signal-safe in spirit (the parent, once), though it only stores.
+// Formats a new table into mem (any alignment: apr_shm_baseaddr_get() is only 8-byte aligned;
+// the table starts at the next 64-byte boundary, so the returned pointer may differ from mem)
+// holding bytes >= shm_table_bytes(layout) bytes of zero or garbage, with the default policy.
+// Returns null when mem is null or too small. Only stores; meant for the parent, once.
 ShmTable* shm_table_init(void* mem, size_t bytes, const ShmLayout& layout) noexcept;
 
-// Validates magic, version and sizes of an initialised table; null when they do not match.
-// Async-signal-safe.
+// The table initialised in mem (the same mem that was given to shm_table_init), after
+// validating magic, version and sizes; null when they do not match. Async-signal-safe.
 ShmTable* shm_table_attach(void* mem) noexcept;
 
 ShmLayout shm_table_layout(const ShmTable* table) noexcept;  // async-signal-safe

@@ -224,16 +224,26 @@ int64_t shm_now_us() noexcept {
 
 // ---- lifecycle ---------------------------------------------------------------------------
 
-size_t shm_table_bytes(const ShmLayout& layout) noexcept { return offsets(clamp(layout)).total; }
+// apr_shm's usable address is the mapping + 8 (APR keeps the size in front): the table starts
+// at the next 64-byte boundary, the same offset in every process that maps the segment.
+static char* align64(void* mem) noexcept {
+  uintptr_t a = (reinterpret_cast<uintptr_t>(mem) + 63) & ~uintptr_t{63};
+  return reinterpret_cast<char*>(a);
+}
+
+size_t shm_table_bytes(const ShmLayout& layout) noexcept {
+  return offsets(clamp(layout)).total + 64;  // + room to align
+}
 
 ShmTable* shm_table_init(void* mem, size_t bytes, const ShmLayout& layout) noexcept {
-  if (!mem || (reinterpret_cast<uintptr_t>(mem) & 63) != 0) return nullptr;
+  if (!mem) return nullptr;
   const ShmLayout l = clamp(layout);
   const Offsets o = offsets(l);
-  if (bytes < o.total) return nullptr;
-  std::memset(mem, 0, o.total);
-  char* base = static_cast<char*>(mem);
-  auto* t = new (mem) ShmTable();
+  char* base = align64(mem);
+  const size_t skip = static_cast<size_t>(base - static_cast<char*>(mem));
+  if (bytes < skip || bytes - skip < o.total) return nullptr;
+  std::memset(base, 0, o.total);
+  auto* t = new (base) ShmTable();
   for (uint32_t i = 0; i < l.signature_slots; ++i) new (base + o.sig + i * sizeof(SigSlot)) SigSlot();
   for (uint32_t i = 0; i < l.quarantine_slots; ++i) new (base + o.q + i * sizeof(QSlot)) QSlot();
   for (uint32_t i = 0; i < l.recent_crashes; ++i)
@@ -253,8 +263,8 @@ ShmTable* shm_table_init(void* mem, size_t bytes, const ShmLayout& layout) noexc
 }
 
 ShmTable* shm_table_attach(void* mem) noexcept {
-  if (!mem || (reinterpret_cast<uintptr_t>(mem) & 63) != 0) return nullptr;
-  auto* t = static_cast<ShmTable*>(mem);
+  if (!mem) return nullptr;
+  auto* t = reinterpret_cast<ShmTable*>(align64(mem));
   if (t->magic.load(std::memory_order_acquire) != kShmMagic) return nullptr;
   if (t->version.load(std::memory_order_relaxed) != kShmVersion) return nullptr;
   ShmLayout l{t->sig_slots.load(std::memory_order_relaxed),

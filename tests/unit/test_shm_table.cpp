@@ -68,8 +68,16 @@ TEST(ShmTableLayout, InitAttachValidate) {
   ShmMap m(bytes + 128);
   ASSERT_NE(m.mem, nullptr);
   EXPECT_EQ(shm_table_attach(m.mem), nullptr) << "zeroed memory has no magic";
-  EXPECT_EQ(shm_table_init(m.mem, bytes - 1, l), nullptr) << "too small";
-  EXPECT_EQ(shm_table_init(static_cast<char*>(m.mem) + 8, bytes, l), nullptr) << "misaligned";
+  EXPECT_EQ(shm_table_init(m.mem, bytes - 65, l), nullptr) << "too small";
+  // apr_shm's usable base is mapping + 8: the table aligns itself, attach finds it again.
+  char* apr_like = static_cast<char*>(m.mem) + 8;
+  EXPECT_EQ(shm_table_init(apr_like, bytes - 65, l), nullptr) << "too small once aligned";
+  ShmTable* shifted = shm_table_init(apr_like, bytes, l);
+  ASSERT_NE(shifted, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(shifted) % 64, 0u);
+  EXPECT_EQ(static_cast<void*>(shifted), static_cast<void*>(static_cast<char*>(m.mem) + 64));
+  EXPECT_EQ(shm_table_attach(apr_like), shifted);
+  std::memset(m.mem, 0, m.size);
   ShmTable* t = shm_table_init(m.mem, bytes, l);
   ASSERT_EQ(t, m.mem);
   EXPECT_EQ(shm_table_attach(m.mem), t);
