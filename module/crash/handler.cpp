@@ -52,6 +52,7 @@ struct FoldSlot {
 constexpr int kFoldSlots = 64;
 FoldSlot g_fold[kFoldSlots];
 
+// Async-signal-safe helpers.
 int index_of(int signo) noexcept {
   for (int i = 0; i < kNumSignals; ++i)
     if (kSignals[i] == signo) return i;
@@ -66,10 +67,9 @@ int64_t now_us(clockid_t clock) noexcept {
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-bool is_ours(const struct sigaction& sa) noexcept;
-
-// Fold decision for a new crash with this signature: returns true to fold it (not written),
-// otherwise *carried is the count folded since the last written record. Async-signal-safe.
+// Fold decision for a new crash with this signature: returns true to fold it (not written;
+// *carried is then the count folded so far), otherwise *carried is the count folded since the
+// last written record, to be said in this one. Async-signal-safe (owner thread only).
 bool fold_check(uint64_t sig, int64_t now, uint64_t* carried) noexcept {
   *carried = 0;
   if (g_cfg.fold_after == 0) return false;
@@ -92,7 +92,7 @@ bool fold_check(uint64_t sig, int64_t now, uint64_t* carried) noexcept {
     slot->count = 0;
   }
   if (slot->count >= g_cfg.fold_after) {
-    ++slot->folded;
+    *carried = ++slot->folded;
     return true;
   }
   ++slot->count;
@@ -102,6 +102,7 @@ bool fold_check(uint64_t sig, int64_t now, uint64_t* carried) noexcept {
 }
 
 // The top frame worth naming: the first the signature rule does not skip, else frame 0.
+// Async-signal-safe.
 const Frame* top_frame(const Backtrace& bt) noexcept {
   for (int i = 0; i < bt.n; ++i)
     if (bt.frames[i].module && !signature_skips_module(bt.frames[i].module->path))
@@ -111,7 +112,7 @@ const Frame* top_frame(const Backtrace& bt) noexcept {
 
 enum class Outcome { kWritten, kDropped, kFolded, kNoLog, kFailed };
 
-// One line in httpd's error-log format to errlog_fd, with one write(2).
+// One line in httpd's error-log format to errlog_fd, with one write(2). Async-signal-safe.
 void write_errlog(int signo, const siginfo_t* info, int64_t t, const char* id, Outcome o,
                   uint64_t folded_count) noexcept {
   if (g_cfg.errlog_fd < 0) return;
@@ -177,7 +178,7 @@ void write_errlog(int signo, const siginfo_t* info, int64_t t, const char* id, O
       }
       b.str(" (");
       b.udec(folded_count);
-      b.str(" folded)");
+      b.str(" folded since the last record)");
       break;
     case Outcome::kNoLog:
       b.str("; no crash log configured");
@@ -196,6 +197,7 @@ void write_errlog(int signo, const siginfo_t* info, int64_t t, const char* id, O
 }
 
 // Writes the record and the error-log line and calls on_crash. Runs on the owner thread only.
+// Async-signal-safe (see record.h and unwind.h for the fine print).
 void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   int64_t t = now_us(CLOCK_REALTIME);
   ThreadEntry* self = current_entry();
@@ -265,12 +267,14 @@ void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
       o = Outcome::kFailed;
     }
   }
-  write_errlog(signo, info, t, id, o, o == Outcome::kFolded ? 0 : carried);
+  write_errlog(signo, info, t, id, o, carried);
   if (g_cfg.on_crash) g_cfg.on_crash(sum);
 }
 
 // Queues signo to this thread again with the original siginfo, to be delivered when the
 // handler returns (blocked until then; the return restores uc's mask, which lacks it).
+// rt_tgsigqueueinfo keeps si_code/si_pid for a previous SA_SIGINFO handler; tgkill is the
+// fallback. Async-signal-safe.
 void reraise(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   sigset_t set;
   sigemptyset(&set);
@@ -286,7 +290,7 @@ void reraise(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
 // Lets act run for this signal: installs it, then returns into the faulting instruction
 // (kernel faults) or re-raises (sent signals, SIGTRAP, SIGSYS). Returns true when act is the
 // default action, i.e. the process dies once the handler returns (all our signals are fatal
-// by default).
+// by default). Async-signal-safe.
 bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigaction& act) noexcept {
   struct sigaction a = act;
   bool fault = signal_is_fault(signo, info);
@@ -303,6 +307,7 @@ bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigacti
   return a.sa_handler == SIG_DFL && !(a.sa_flags & SA_SIGINFO);
 }
 
+// Runs the action saved at install(). Async-signal-safe.
 bool chain(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   int i = index_of(signo);
   struct sigaction dfl{};
@@ -310,6 +315,8 @@ bool chain(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   return run_action(signo, info, uc, i >= 0 ? g_prev[i] : dfl);
 }
 
+// The handler (SA_SIGINFO | SA_ONSTACK | SA_NODEFER: a fault inside it re-enters it, which is
+// how recursion is seen). Async-signal-safe.
 void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
   int saved_errno = errno;
   auto* uc = static_cast<ucontext_t*>(ucv);
@@ -348,14 +355,17 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
   errno = saved_errno;
 }
 
+// Async-signal-safe.
 bool is_ours(const struct sigaction& sa) noexcept {
   return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == on_signal;
 }
 
 }  // namespace
 
+// Async-signal-safe.
 Installed& installed() noexcept { return g_cfg; }
 
+// NOT async-signal-safe (localtime_r may read the time zone file).
 void set_installed(const Config& cfg) noexcept {
   Installed c;
   c.crash_fd = cfg.crash_fd;

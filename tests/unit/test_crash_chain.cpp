@@ -299,6 +299,7 @@ TEST(CrashChain, FoldLimiterFoldsIdenticalCrashesAndCarriesTheCount) {
   std::string err = slurp(dir.file("error.log"));
   EXPECT_EQ(lines_of(err).size(), 6u) << err;
   EXPECT_NE(err.find("record folded"), std::string::npos) << err;
+  EXPECT_NE(err.find("(3 folded since the last record)"), std::string::npos) << err;
 }
 
 TEST(CrashChain, StatsCountWrittenAndDropped) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "crash/safe_read.h"
 #include "selfheal/crash.h"
 #include "test_crash_util.h"
 
@@ -332,6 +333,50 @@ TEST(CrashSignals, InFlightListsOtherThreadsRequests) {
   EXPECT_FALSE(f["headers"].contains("Cookie"));  // the fake sends it as COOKIE
   EXPECT_EQ(f["headers"]["COOKIE"], "[redacted]");
   EXPECT_EQ(r["request"]["connection"]["id"], 1);
+}
+
+TEST(CrashSignals, PipeFallbackReadsTheRequestToo) {
+  // Where process_vm_readv is refused (seccomp), reads go through write(2) to a pipe.
+  TempDir dir;
+  int st = run_child([&] {
+    static FakeRequest req;
+    install_with_request(dir, &req);
+    crash::safe_read_force_pipe(true);
+    crash_null_deref();
+  });
+  EXPECT_TRUE(DiedBy(st, SIGSEGV));
+  auto recs = records_of(dir.file("crash.log"));
+  ASSERT_EQ(recs.size(), 1u);
+  expect_complete_record(recs[0]);
+  EXPECT_EQ(recs[0]["request"]["path"], "/crash/null");
+  EXPECT_EQ(recs[0]["request"]["headers"]["X-Plain"], "visible");
+  EXPECT_EQ(recs[0]["request"]["headers"]["COOKIE"], "[redacted]");
+}
+
+TEST(CrashSignals, RaisedSigsysDiesBySigsys) {
+  TempDir dir;
+  int st = run_child([&] {
+    install_with_request(dir, nullptr);
+    raise(SIGSYS);
+    _exit(0);
+  });
+  EXPECT_TRUE(DiedBy(st, SIGSYS));
+  auto recs = records_of(dir.file("crash.log"));
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["signal"]["name"], "SIGSYS");
+  EXPECT_EQ(recs[0]["signal"]["code"], "SI_TKILL");
+}
+
+TEST(CrashSignals, IgnoredFaultSignalStillDiesBySigsegv) {
+  // A fault cannot be ignored: with SIG_IGN as the previous action the default one is taken.
+  TempDir dir;
+  int st = run_child([&] {
+    signal(SIGSEGV, SIG_IGN);
+    install_with_request(dir, nullptr);
+    crash_null_deref();
+  });
+  EXPECT_TRUE(DiedBy(st, SIGSEGV));
+  EXPECT_EQ(records_of(dir.file("crash.log")).size(), 1u);
 }
 
 }  // namespace
