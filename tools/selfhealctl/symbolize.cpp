@@ -282,6 +282,23 @@ const Symbolized& Symbolizer::symbolize(const Frame& f, bool return_address) {
   if (cudie) {
     Dwarf_Die* scopes = nullptr;
     int n = dwarf_getscopes(cudie, addr - bias, &scopes);
+    // Past an inlined instance dwarf_getscopes continues in the abstract definition; the
+    // concrete callers come from dwarf_getscopes_die on the innermost inlined instance.
+    for (int i = 0; i < n; ++i) {
+      int tag = dwarf_tag(&scopes[i]);
+      if (tag == DW_TAG_subprogram) break;
+      if (tag != DW_TAG_inlined_subroutine) continue;
+      Dwarf_Die* concrete = nullptr;
+      int m = dwarf_getscopes_die(&scopes[i], &concrete);
+      if (m > 0) {
+        std::free(scopes);
+        scopes = concrete;
+        n = m;
+      } else {
+        std::free(concrete);
+      }
+      break;
+    }
     Dwarf_Files* files = nullptr;
     size_t nfiles = 0;
     if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = nullptr;
