@@ -237,8 +237,7 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
       }
       first_open = false;
     }
-    tail.drain(reader, rr);
-    flush();
+    // Rotation first: bytes read after a copytruncate would be the middle of a new record.
     struct stat st;
     if (::stat(path.c_str(), &st) == 0) {
       if (st.st_ino != tail.ino || st.st_dev != tail.dev) {
@@ -254,9 +253,11 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
         reader.restart(path, rr, "the log was truncated");
         tail.offset = 0;
         tail.last.clear();
-        continue;
       }
     }
+    tail.drain(reader, rr);
+    flush();
+    if (count > 0 && static_cast<long>(printed) >= count) break;
     sleep_ms(static_cast<int>(interval_ms));
   }
   tail.drain(reader, rr);
