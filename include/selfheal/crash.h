@@ -48,6 +48,11 @@ struct Config {
   int generation = 0;
   int64_t child_start_us = 0;
   CrashCallback on_crash = nullptr;
+  // Where cores go when the process dies by a default action (no previous handler: httpd -X,
+  // SIGTRAP, SIGSYS): the handler chdir()s here first, as httpd's sig_coredump does for the
+  // signals it handles. httpd's CoreDumpDirectory (ap_coredump_dir when
+  // ap_coredumpdir_configured); null or "" leaves the working directory alone. Copied.
+  const char* coredump_dir = nullptr;
   // The fold-identical-records limiter (issue 5): at most this many records with the same
   // signature per window; folded ones are counted and said in the next record. 0 = off.
   unsigned fold_after = 0;

@@ -302,9 +302,19 @@ bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigacti
     a.sa_handler = SIG_DFL;  // the kernel does not let a fault be ignored
     a.sa_flags = 0;
   }
+  bool dfl = a.sa_handler == SIG_DFL && !(a.sa_flags & SA_SIGINFO);
+  if (dfl) {
+    if (g_cfg.coredump_dir[0] && chdir(g_cfg.coredump_dir) != 0) {
+      // Keep the current directory: the core goes where it would have gone anyway.
+    }
+  } else {
+    // The previous handler runs on the alternate stack too, or a stack overflow would kill
+    // the process before it runs (httpd's sig_coredump is installed without SA_ONSTACK).
+    a.sa_flags |= SA_ONSTACK;
+  }
   sigaction(signo, &a, nullptr);
   if (!fault) reraise(signo, info, uc);
-  return a.sa_handler == SIG_DFL && !(a.sa_flags & SA_SIGINFO);
+  return dfl;
 }
 
 // Runs the action saved at install(). Async-signal-safe.
@@ -375,6 +385,7 @@ void set_installed(const Config& cfg) noexcept {
   cstr_copy(c.httpd_version, sizeof c.httpd_version, cfg.httpd_version);
   cstr_copy(c.mpm, sizeof c.mpm, cfg.mpm);
   cstr_copy(c.crash_log_path, sizeof c.crash_log_path, cfg.crash_log_path);
+  cstr_copy(c.coredump_dir, sizeof c.coredump_dir, cfg.coredump_dir);
   c.generation = cfg.generation;
   c.child_start_us = cfg.child_start_us;
   c.on_crash = cfg.on_crash;

@@ -20,6 +20,7 @@ struct Installed {
   char httpd_version[128] = {};
   char mpm[32] = {};
   char crash_log_path[512] = {};
+  char coredump_dir[512] = {};
   int generation = 0;
   int64_t child_start_us = 0;
   CrashCallback on_crash = nullptr;

@@ -4,6 +4,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -352,6 +354,63 @@ TEST(CrashChain, NoCrashLogStillLogsTheSummary) {
   });
   EXPECT_TRUE(DiedBy(st, SIGSEGV));
   EXPECT_NE(slurp(dir.file("error.log")).find("; no crash log configured"), std::string::npos);
+}
+
+[[gnu::noinline]] int recurse_forever(int depth) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(depth);
+  int r = g_zero == 1 ? 0 : recurse_forever(depth + 1);  // g_zero is 0: forever
+  asm volatile("" ::: "memory");
+  return r + pad[0];
+}
+
+TEST(CrashChain, PreviousHandlerRunsAfterAStackOverflow) {
+  // httpd's sig_coredump is installed without SA_ONSTACK: chained as is, it could not run on
+  // the overflowed stack and the process would die without it (no core in CoreDumpDirectory).
+  TempDir dir;
+  Pipe p;
+  int st = run_child([&] {
+    install_prev(SIGSEGV);  // SA_SIGINFO | SA_RESETHAND, no SA_ONSTACK
+    crash::Config cfg = child_config(dir);
+    g_marker_log = cfg.crash_fd;
+    g_marker_pipe = p.fd[1];
+    crash::install(cfg);
+    g_sink = recurse_forever(0);  // the main thread: install() gave it an alternate stack
+  });
+  EXPECT_TRUE(DiedBy(st, SIGSEGV));
+  EXPECT_EQ(p.read_all().rfind("11 ", 0), 0u);
+  auto lines = lines_of(slurp(dir.file("crash.log")));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "MARKER prev handler ran");
+  auto recs = records_of(dir.file("crash.log"));
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["frames_truncated"], true);
+}
+
+TEST(CrashChain, DefaultActionDumpsCoreInCoredumpDir) {
+  std::string pattern = slurp("/proc/sys/kernel/core_pattern");
+  if (pattern.rfind("core", 0) != 0 || pattern.find('/') != std::string::npos)
+    GTEST_SKIP() << "core_pattern is not a relative file name: " << pattern;
+  TempDir dir;
+  std::string cores = dir.file("cores");
+  ASSERT_EQ(mkdir(cores.c_str(), 0755), 0);
+  int st = run_child([&] {
+    struct rlimit rl {};
+    getrlimit(RLIMIT_CORE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_CORE, &rl);
+    if (chdir(dir.path.c_str()) != 0) _exit(2);
+    crash::Config cfg = child_config(dir);
+    cfg.coredump_dir = cores.c_str();
+    crash::install(cfg);
+    raise(SIGTRAP);  // no previous handler: the default action, which dumps core
+    _exit(0);
+  }, 60);
+  ASSERT_TRUE(WIFSIGNALED(st));
+  EXPECT_EQ(WTERMSIG(st), SIGTRAP);
+  if (!WCOREDUMP(st)) GTEST_SKIP() << "the kernel wrote no core (limits, filesystem)";
+  std::string cmd = "ls '" + cores + "' | grep -q '^core'";
+  EXPECT_EQ(system(cmd.c_str()), 0) << "no core in " << cores;
 }
 
 }  // namespace

@@ -82,7 +82,9 @@ inline int run_child(const std::function<void()>& fn, int timeout_s = 20) {
   fflush(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    struct rlimit rl = {0, 0};
+    struct rlimit rl {};
+    getrlimit(RLIMIT_CORE, &rl);
+    rl.rlim_cur = 0;  // no cores, but a test may raise the soft limit again
     setrlimit(RLIMIT_CORE, &rl);
     fn();
     _exit(0);
