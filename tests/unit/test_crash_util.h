@@ -86,6 +86,11 @@ inline int run_child(const std::function<void()>& fn, int timeout_s = 20) {
     getrlimit(RLIMIT_CORE, &rl);
     rl.rlim_cur = 0;  // no cores, but a test may raise the soft limit again
     setrlimit(RLIMIT_CORE, &rl);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Sanitizer runtimes install their own fatal-signal handlers, which would become the
+    // "previous action" and exit instead of dying by the signal: start from the defaults.
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) signal(s, SIG_DFL);
+#endif
     fn();
     _exit(0);
   }
