@@ -35,6 +35,16 @@ struct CrashSummary {
 // (lock-free atomics on shared memory only).
 using CrashCallback = void (*)(const CrashSummary&) noexcept;
 
+// An address range of one of httpd's hook runners (ap_run_translate_name, ap_run_handler...):
+// the innermost one on the crashing thread's stack names the phase the request was in, at no
+// cost per request. Resolved by the glue at child-init.
+struct PhaseRange {
+  uintptr_t start = 0;
+  uintptr_t end = 0;  // exclusive
+  Phase phase = Phase::kNone;
+};
+inline constexpr size_t kMaxPhaseRanges = 48;
+
 struct Config {
   int crash_fd = -1;   // crash log, opened by the parent with O_APPEND|O_CLOEXEC
   // The crash log's path, named in the error-log summary line (copied at install(); null or
@@ -48,6 +58,9 @@ struct Config {
   int generation = 0;
   int64_t child_start_us = 0;
   CrashCallback on_crash = nullptr;
+  // Hook-runner ranges for the request phase (copied, at most kMaxPhaseRanges).
+  const PhaseRange* phase_ranges = nullptr;
+  size_t n_phase_ranges = 0;
   // Where cores go when the process dies by a default action (no previous handler: httpd -X,
   // SIGTRAP, SIGSYS): the handler chdir()s here first, as httpd's sig_coredump does for the
   // signals it handles. httpd's CoreDumpDirectory (ap_coredump_dir when

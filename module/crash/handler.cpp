@@ -389,6 +389,8 @@ void set_installed(const Config& cfg) noexcept {
   c.generation = cfg.generation;
   c.child_start_us = cfg.child_start_us;
   c.on_crash = cfg.on_crash;
+  for (size_t i = 0; cfg.phase_ranges && i < cfg.n_phase_ranges && i < kMaxPhaseRanges; ++i)
+    c.phase_ranges[c.n_phase_ranges++] = cfg.phase_ranges[i];
   c.fold_after = cfg.fold_after;
   c.fold_window_s = cfg.fold_window_s;
   time_t now = time(nullptr);

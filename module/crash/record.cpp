@@ -198,6 +198,18 @@ void field_i64(JsonWriter& w, const char* k, int64_t v) noexcept {
   w.i64(v);
 }
 
+// The innermost hook runner of httpd on the stack names the phase (see PhaseRange).
+// Async-signal-safe.
+Phase phase_of(const Backtrace& bt, const Installed& cfg) noexcept {
+  for (int i = 0; i < bt.n; ++i) {
+    uintptr_t pc = bt.frames[i].pc;
+    for (size_t k = 0; k < cfg.n_phase_ranges; ++k)
+      if (pc >= cfg.phase_ranges[k].start && pc < cfg.phase_ranges[k].end)
+        return cfg.phase_ranges[k].phase;
+  }
+  return Phase::kNone;
+}
+
 }  // namespace
 
 long read_rss_kb(long page_size) noexcept {
@@ -299,7 +311,7 @@ size_t build_record(const RecordFacts& f, char* buf, size_t cap, bool* truncated
   ConnSlot* slot = f.self ? f.self->conn.load(std::memory_order_acquire) : nullptr;
   auto m = w.mark();
   w.key("request");
-  write_request(w, slot, cfg.redact, f.time_us, -1, &cut);
+  write_request(w, slot, cfg.redact, f.time_us, -1, &cut, f.bt ? phase_of(*f.bt, cfg) : Phase::kNone);
   if (w.failed()) {
     w.rollback(m);
     cut = true;

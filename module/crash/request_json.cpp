@@ -108,7 +108,7 @@ bool slot_has_request(const ConnSlot* slot) noexcept {
 }
 
 void write_request(JsonWriter& w, const ConnSlot* slot, bool redact, int64_t now_us, long tid,
-                   bool* truncated) noexcept {
+                   bool* truncated, Phase phase) noexcept {
   SlotCopy s{};
   RequestRefs r{};
   if (!copy_slot(slot, &s) || !s.request || !safe_get(s.request, &r)) {
@@ -156,6 +156,7 @@ void write_request(JsonWriter& w, const ConnSlot* slot, bool redact, int64_t now
   w.key("filename");
   write_indirect(w, r.filename, kMaxPathBytes);
   w.key("phase");
+  if (phase != Phase::kNone) s.phase = static_cast<uint8_t>(phase);
   if (s.phase == 0 || s.phase >= static_cast<uint8_t>(Phase::kCount))
     w.null();
   else

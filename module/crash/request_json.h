@@ -22,10 +22,11 @@ bool header_is_secret(const char* key, size_t n) noexcept;
 
 // Writes the request in flight on slot (an address from the glue; may be stale) as a request
 // object, or null when there is none. tid >= 0 adds a "tid" member (in_flight entries).
-// Sets *truncated when headers were cut to fit the record. Async-signal-safe; uses static
-// scratch buffers (one writer at a time).
+// Sets *truncated when headers were cut to fit the record. phase, when not kNone, is the phase
+// read off the crashing thread's backtrace and wins over the coarse one the glue stored.
+// Async-signal-safe; uses static scratch buffers (one writer at a time).
 void write_request(JsonWriter& w, const ConnSlot* slot, bool redact, int64_t now_us, long tid,
-                   bool* truncated) noexcept;
+                   bool* truncated, Phase phase = Phase::kNone) noexcept;
 
 // Writes the connection object of slot, or null. Async-signal-safe.
 void write_connection(JsonWriter& w, const ConnSlot* slot) noexcept;

@@ -24,6 +24,8 @@ struct Installed {
   int generation = 0;
   int64_t child_start_us = 0;
   CrashCallback on_crash = nullptr;
+  PhaseRange phase_ranges[kMaxPhaseRanges] = {};
+  size_t n_phase_ranges = 0;
   unsigned fold_after = 0;
   unsigned fold_window_s = 60;
   long gmtoff = 0;      // local time offset at install(), for the error-log stamp

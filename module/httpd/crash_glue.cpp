@@ -1,7 +1,10 @@
 // Crash capture glue: opens the crash log in the parent, installs the crash core in each
 // child, and keeps each worker thread's request slot current. The per-request hooks make no
 // system call and no I/O: they store a few pointers.
+#include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +35,58 @@ int g_crash_fd = -1;
 // another module replaced our signal handlers (a sigaction call, never on every request).
 uint64_t g_conn_count = 0;
 bool g_replaced_logged = false;
+// True in a child whose crash handlers are installed: the per-request hooks do nothing else.
+bool g_active = false;
+
+// httpd's hook runners and the phase each stands for. The innermost one on the crashing
+// thread's stack names the phase, so no per-phase hook runs on every request.
+struct RunnerPhase {
+  const char* symbol;
+  Phase phase;
+};
+constexpr RunnerPhase kRunners[] = {
+    {"ap_run_pre_connection", Phase::kConnection},
+    {"ap_run_process_connection", Phase::kConnection},
+    {"ap_read_request", Phase::kReadRequest},
+    {"ap_run_post_read_request", Phase::kReadRequest},
+    {"ap_run_translate_name", Phase::kTranslate},
+    {"ap_run_map_to_storage", Phase::kMapToStorage},
+    {"ap_run_header_parser", Phase::kHeaderParser},
+    {"ap_run_access_checker", Phase::kAccess},
+    {"ap_run_access_checker_ex", Phase::kAccess},
+    {"ap_run_check_user_id", Phase::kAuthn},
+    {"ap_run_auth_checker", Phase::kAuthz},
+    {"ap_run_type_checker", Phase::kTypeChecker},
+    {"ap_run_fixups", Phase::kFixups},
+    {"ap_run_insert_filter", Phase::kInsertFilter},
+    {"ap_run_quick_handler", Phase::kHandler},
+    {"ap_run_handler", Phase::kHandler},
+    {"ap_finalize_request_protocol", Phase::kHandler},
+    {"ap_process_request_after_handler", Phase::kHandler},
+    {"ap_invoke_handler", Phase::kHandler},
+    // Outermost: what runs in them but in none of the runners above is the response going
+    // out through the output filters after the handler.
+    {"ap_process_async_request", Phase::kHandler},
+    {"ap_process_request", Phase::kHandler},
+    {"ap_run_log_transaction", Phase::kLog},
+};
+crash::PhaseRange g_ranges[std::size(kRunners)];
+
+// Resolves the runners' address ranges (dlsym + the symbol's size). NOT for a signal handler.
+size_t resolve_phase_ranges() noexcept {
+  size_t n = 0;
+  for (const RunnerPhase& rp : kRunners) {
+    void* addr = dlsym(RTLD_DEFAULT, rp.symbol);
+    Dl_info info{};
+    void* symp = nullptr;
+    if (!addr || !dladdr1(addr, &info, &symp, RTLD_DL_SYMENT) || !symp) continue;
+    const auto* sym = static_cast<const ElfW(Sym)*>(symp);
+    if (sym->st_size == 0) continue;
+    auto start = reinterpret_cast<uintptr_t>(addr);
+    g_ranges[n++] = crash::PhaseRange{start, start + sym->st_size, rp.phase};
+  }
+  return n;
+}
 
 static_assert(sizeof(ArrayHeaderView) == sizeof(apr_array_header_t));
 static_assert(offsetof(ArrayHeaderView, nelts) == offsetof(apr_array_header_t, nelts));
@@ -113,11 +168,16 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
   cfg.generation = generation;
   cfg.child_start_us = apr_time_now();
   cfg.crash_log_path = cs.crash_log;
+  cfg.coredump_dir = ap_coredumpdir_configured ? ap_coredump_dir : nullptr;
+  cfg.phase_ranges = g_ranges;
+  cfg.n_phase_ranges = resolve_phase_ranges();
   if (int err = crash::install(cfg)) {
     ap_log_error(APLOG_MARK, APLOG_ERR, err, s,
                  "SELFHEAL0005: cannot install the crash handlers; crashes of this child will "
                  "not be recorded");
+    return;
   }
+  g_active = true;
   (void)pchild;
 }
 
@@ -165,7 +225,7 @@ inline void adopt(conn_rec* c, ConnSlot* slot) noexcept {
 }
 
 int pre_connection(conn_rec* c, void*) noexcept {
-  if (!crash_settings().capture) return DECLINED;
+  if (!g_active) return DECLINED;
   ConnSlot* slot = conn_slot(c);
   slot->phase.store(static_cast<uint8_t>(Phase::kConnection), std::memory_order_relaxed);
   adopt(c, slot);
@@ -178,14 +238,14 @@ int pre_connection(conn_rec* c, void*) noexcept {
 // Runs each time a worker picks the connection up (event MPM: every keep-alive request may be
 // on another thread).
 int process_connection(conn_rec* c) noexcept {
-  if (!crash_settings().capture) return DECLINED;
+  if (!g_active) return DECLINED;
   if (auto* slot = static_cast<ConnSlot*>(ap_get_module_config(c->conn_config, &selfheal_module)))
     adopt(c, slot);
   return DECLINED;
 }
 
 void suspend_connection(conn_rec* c, request_rec*) noexcept {
-  if (!crash_settings().capture) return;
+  if (!g_active) return;
   if (crash::ThreadEntry* te = crash::thread_entry()) {
     ConnSlot* expected =
         static_cast<ConnSlot*>(ap_get_module_config(c->conn_config, &selfheal_module));
@@ -203,7 +263,7 @@ apr_status_t request_gone(void* data) noexcept {
 }
 
 int post_read_request(request_rec* r) noexcept {
-  if (!crash_settings().capture || r->main) return DECLINED;
+  if (!g_active || r->main) return DECLINED;
   conn_rec* c = r->connection;
   const bool redirect = r->prev != nullptr;  // internal redirect: same pool, same request
   ConnSlot* slot = conn_slot(c);
@@ -231,13 +291,13 @@ int post_read_request(request_rec* r) noexcept {
   return DECLINED;
 }
 
+// Only two coarse phases are stored per request, for the *other* requests in flight (the
+// crashing thread's phase comes from its backtrace).
 template <Phase P>
 int phase_hook(request_rec* r) noexcept {
-  set_phase(r->connection, P);
+  if (g_active) set_phase(r->connection, P);
   return DECLINED;
 }
-
-void insert_filter(request_rec* r) noexcept { set_phase(r->connection, Phase::kInsertFilter); }
 
 }  // namespace
 
@@ -250,17 +310,6 @@ void register_crash_hooks(apr_pool_t*) noexcept {
   ap_hook_suspend_connection(suspend_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_resume_connection(resume_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_post_read_request(post_read_request, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_translate_name(phase_hook<Phase::kTranslate>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_map_to_storage(phase_hook<Phase::kMapToStorage>, nullptr, nullptr,
-                         APR_HOOK_REALLY_FIRST);
-  ap_hook_header_parser(phase_hook<Phase::kHeaderParser>, nullptr, nullptr,
-                        APR_HOOK_REALLY_FIRST);
-  ap_hook_access_checker(phase_hook<Phase::kAccess>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_check_user_id(phase_hook<Phase::kAuthn>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_auth_checker(phase_hook<Phase::kAuthz>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_type_checker(phase_hook<Phase::kTypeChecker>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_fixups(phase_hook<Phase::kFixups>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_insert_filter(insert_filter, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_handler(phase_hook<Phase::kHandler>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   ap_hook_log_transaction(phase_hook<Phase::kLog>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
 }
