@@ -198,7 +198,9 @@ int run_crashes(const std::vector<std::string>& args, CliEnv& env) {
   std::string how;
   bool defaulted = logs.empty();
   logs = choose_logs(logs, env, how);
-  ReadResult rr = read_files(logs);
+  ReadOptions ro;
+  ro.summary = true;  // modules and registers are for `show`
+  ReadResult rr = read_files(logs, ro);
   print_warnings(rr, err);
   // A default log that does not exist yet just means no crash was recorded.
   bool missing_default = defaulted && rr.errors.size() == 1 && rr.records.empty();

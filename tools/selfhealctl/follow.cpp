@@ -208,7 +208,9 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
   auto stopped = [&] { return (env.stop && *env.stop) || expired(); };
 
   Tail tail;
-  LineReader reader(path);
+  ReadOptions ro;
+  ro.summary = true;
+  LineReader reader(path, ro);
   ReadResult rr;
   size_t printed = 0, warned = 0;
   bool waiting_said = false;
