@@ -89,13 +89,37 @@ std::string join_counted(const std::vector<Counted>& v, size_t top) {
   return s;
 }
 
+namespace {
+
+// "ns::f(int, std::string)" -> "ns::f": the argument list is noise in a one-line summary.
+std::string without_params(const std::string& fn) {
+  if (fn.empty() || fn.back() != ')') return fn;
+  int depth = 0;
+  for (size_t i = fn.size(); i-- > 0;) {
+    if (fn[i] == ')') ++depth;
+    else if (fn[i] == '(' && --depth == 0) return i > 0 ? fn.substr(0, i) : fn;
+  }
+  return fn;
+}
+
+bool system_header(const std::string& file) {
+  return file.rfind("/usr/include/", 0) == 0 || file.rfind("/usr/lib/gcc/", 0) == 0;
+}
+
+}  // namespace
+
 std::string frame_line(const Frame& f, const Symbolized* sym) {
   std::string where =
       f.module ? basename_of(*f.module) + "+" + hex_u64(f.offset) : "(no module) pc " + hex_u64(f.pc);
   if (!sym || !sym->has_function || sym->chain.empty()) return where;
-  const SourceFrame& top = sym->chain.front();
-  std::string r = top.function;
+  // The innermost frame that is not inlined library code (std::string's constructor tells
+  // nothing about the bug); the whole chain is in `show`.
+  size_t k = 0;
+  while (k + 1 < sym->chain.size() && system_header(sym->chain[k].file)) ++k;
+  const SourceFrame& top = sym->chain[k];
+  std::string r = without_params(top.function);
   if (top.line > 0) r += " at " + basename_of(top.file) + ":" + std::to_string(top.line);
+  if (top.inlined) r += " (inlined)";
   return r + "  [" + where + "]";
 }
 
