@@ -140,7 +140,13 @@ void Model::finalize() {
     }
     for (auto it = d.children.rbegin(); it != d.children.rend(); ++it) stack.push_back(*it);
   }
-  // Order of by_name_ lists must be document order: pre-order gives that.
+  // Order of by_name_ lists is document order: pre-order gives that.
+  server_values_.assign(vhosts.size() + 1, {});
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const int d = static_cast<int>(i);
+    if (!dirs[i].section && server_level(d))  // dirs are in document order: last wins
+      server_values_[static_cast<size_t>(dirs[i].vhost + 1)][dirs[i].lname] = d + 1;
+  }
   for (VHost& v : vhosts) {
     for (int c : dirs[static_cast<size_t>(v.dir)].children) {
       const Directive& d = dirs[static_cast<size_t>(c)];
@@ -205,17 +211,14 @@ bool Model::server_level(int d) const {
 }
 
 int Model::server_value(std::string_view lname, int v) const {
-  int main_hit = -1;
-  int vhost_hit = -1;
-  for (int i : all(lname)) {
-    if (!server_level(i)) continue;
-    const int dv = dirs[static_cast<size_t>(i)].vhost;
-    if (dv < 0)
-      main_hit = i;
-    else if (v >= 0 && dv == v)
-      vhost_hit = i;
+  if (server_values_.empty()) return -1;  // not finalized
+  const std::string key(lname);
+  if (v >= 0 && static_cast<size_t>(v) + 1 < server_values_.size()) {
+    auto it = server_values_[static_cast<size_t>(v) + 1].find(key);
+    if (it != server_values_[static_cast<size_t>(v) + 1].end()) return it->second - 1;
   }
-  return vhost_hit >= 0 ? vhost_hit : main_hit;
+  auto it = server_values_[0].find(key);
+  return it == server_values_[0].end() ? -1 : it->second - 1;
 }
 
 std::string Model::resolve(std::string_view path) const {

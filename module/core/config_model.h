@@ -110,6 +110,8 @@ class Model {
 
  private:
   std::unordered_map<std::string, std::vector<int>> by_name_;
+  // Last server-level directive per name: [0] main server, [v + 1] vhost v.
+  std::vector<std::unordered_map<std::string, int>> server_values_;
   std::string mpm_;
 };
 

@@ -2,6 +2,8 @@
 #include "core/rule_engine.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -117,9 +119,10 @@ double Context::threshold(std::string_view name) const {
   return 0;
 }
 
-std::string Context::arg(int d, size_t i) const {
+const std::string& Context::arg(int d, size_t i) const {
+  static const std::string* const kEmpty = new std::string;
   const auto& a = m.dirs[static_cast<size_t>(d)].args;
-  return i < a.size() ? a[i] : std::string();
+  return i < a.size() ? a[i] : *kEmpty;
 }
 
 bool Context::suppressed(int vhost) const {
@@ -176,17 +179,28 @@ std::vector<Finding> run_rules(const Model& m, Environment& env, const RunOption
   if (opt.profile) s.profile = *opt.profile;
   Context ctx(m, env, s, opt);
   bool prefetched = false;
+  const bool timing = std::getenv("SELFHEAL_RULE_TIMING") != nullptr;  // bench/debug aid
   for (const Rule& r : all_rules()) {
     if (r.profile == Profile::hardening && s.profile != Profile::hardening) continue;
     if (r.config_test_only && !opt.config_test) continue;
     if (!opt.config_test && r.phase != opt.phase) continue;
     if (skip_matches(s.skip, r.id)) continue;
     if (!prefetched && (r.phase == Phase::check_config || opt.config_test)) {
+      const auto t0 = std::chrono::steady_clock::now();
       env.prefetch_user_access(user_access_queries(m));
       prefetched = true;
+      if (timing)
+        std::fprintf(stderr, "selfheal run-user checks %8.2f ms\n",
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                         .count());
     }
     ctx.rule = &r;
+    const auto t0 = std::chrono::steady_clock::now();
     r.fn(ctx);
+    if (timing)
+      std::fprintf(stderr, "selfheal rule %-9s %8.2f ms\n", r.id,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                       .count());
   }
   std::vector<Finding> out = std::move(ctx.findings);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {

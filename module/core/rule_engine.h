@@ -39,6 +39,7 @@ struct FileInfo {
   bool is_dir = false;
   bool is_reg = false;
   unsigned mode = 0;
+  long uid = -1, gid = -1;
   int err = 0;  // errno of stat() when !exists
 };
 
@@ -84,6 +85,7 @@ class SystemEnvironment : public Environment {
   std::optional<std::string> find_in_path(const std::string& program) override;
 
  private:
+  std::optional<bool> by_mode(const std::string& path, int mode);
   std::string user_;
   long uid_, gid_;
   std::unordered_map<std::string, FileInfo> stat_cache_;
@@ -166,7 +168,7 @@ class Context {
 
   // Helpers shared by the rules.
   const Directive& dir(int d) const { return m.dirs[static_cast<size_t>(d)]; }
-  std::string arg(int d, size_t i) const;
+  const std::string& arg(int d, size_t i) const;  // "" when absent
 
   const Rule* rule = nullptr;
   std::vector<Finding> findings;

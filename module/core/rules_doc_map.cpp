@@ -234,9 +234,15 @@ std::vector<std::pair<std::string, int>> user_access_queries(const Model& m) {
         q.emplace_back(m.resolve(t), R_OK);
       }
     }
-  for (int d : m.all("directory")) {
+  for (int d : m.all("directory")) {  // SEC-003: only where CGI may run
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
-    if (!a.empty() && !util::dynamic_path(a[0])) q.emplace_back(m.resolve(a[0]), W_OK);
+    if (a.empty() || util::dynamic_path(a[0])) continue;
+    for (int ch : m.dirs[static_cast<size_t>(d)].children) {
+      const std::string opts = to_lower(m.dirs[static_cast<size_t>(ch)].raw_args);
+      if (m.dirs[static_cast<size_t>(ch)].lname == "options" &&
+          (opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos))
+        q.emplace_back(m.resolve(a[0]), W_OK);
+    }
   }
   for (int d : m.all("scriptalias")) {
     const std::string t = alias_target(m, d);

@@ -37,6 +37,8 @@ FileInfo SystemEnvironment::stat(const std::string& path) {
     fi.is_dir = S_ISDIR(st.st_mode);
     fi.is_reg = S_ISREG(st.st_mode);
     fi.mode = st.st_mode;
+    fi.uid = static_cast<long>(st.st_uid);
+    fi.gid = static_cast<long>(st.st_gid);
   } else {
     fi.err = errno;
   }
@@ -73,13 +75,50 @@ std::string ukey(const std::string& path, int mode) {
 }
 }  // namespace
 
+// Decides from permission bits alone when that is certain: every class (owner, group,
+// other) grants the bits -> allowed (not for W_OK: a read-only mount still refuses);
+// group and other lack them and the run user does not own the file -> refused. The
+// common 0755 tree never needs the helper. (A POSIX ACL can only narrow what the
+// group-class bits, its mask, allow, so "refused" stays certain.)
+std::optional<bool> SystemEnvironment::by_mode(const std::string& path, int mode) {
+  auto decide = [&](const FileInfo& fi, int want) -> std::optional<bool> {
+    if (!fi.exists) return false;
+    const unsigned bits = ((want & R_OK) ? 4u : 0u) | ((want & W_OK) ? 2u : 0u) |
+                          ((want & X_OK) ? 1u : 0u);
+    const unsigned u = (fi.mode >> 6) & 7u, g = (fi.mode >> 3) & 7u, o = fi.mode & 7u;
+    if ((u & bits) == bits && (g & bits) == bits && (o & bits) == bits && !(want & W_OK))
+      return true;
+    if (fi.uid != uid_ && (g & bits) != bits && (o & bits) != bits) return false;
+    return std::nullopt;
+  };
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  bool certain = true;
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::optional<bool> r = decide(stat(path.substr(0, slash)), X_OK);
+    if (r && !*r) return false;
+    certain = certain && r.has_value();
+  }
+  const std::optional<bool> r = decide(stat(path), mode);
+  if (r && !*r) return false;
+  if (!certain || !r) return std::nullopt;
+  return true;
+}
+
 void SystemEnvironment::prefetch_user_access(
     const std::vector<std::pair<std::string, int>>& queries) {
   std::vector<const std::pair<std::string, int>*> todo;
   std::unordered_set<std::string> queued;
+  const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
   for (const auto& q : queries) {
     std::string k = ukey(q.first, q.second);
     if (user_cache_.count(k) || !queued.insert(k).second) continue;
+    if (other_user) {
+      if (std::optional<bool> r = by_mode(q.first, q.second)) {
+        user_cache_.emplace(std::move(k), *r);
+        continue;
+      }
+    }
     todo.push_back(&q);
   }
   if (todo.empty()) return;

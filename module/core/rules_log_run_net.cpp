@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <unordered_map>
 #include <set>
 
 #include "core/rules_util.h"
@@ -52,11 +53,17 @@ void log001(Context& c) {
 }
 
 void log002(Context& c) {
+  std::unordered_map<std::string, std::string> memo;  // target -> problem ("" = fine)
   for (int d : log_directives(c.m)) {
-    const std::string target = c.arg(d, 0);
+    const std::string& target = c.arg(d, 0);
     if (target.empty() || target[0] == '|' || util::starts_with_i(target, "syslog") ||
         target.find("%{") != std::string::npos)
       continue;
+    if (auto it = memo.find(target); it != memo.end()) {
+      if (!it->second.empty())
+        c.report(d, "log file cannot be opened: " + it->second + "; start and reload fail");
+      continue;
+    }
     const std::string path = c.m.resolve(target);
     const std::string dir = util::parent_dir(path);
     const FileInfo fi = c.env.stat(path);
@@ -72,6 +79,7 @@ void log002(Context& c) {
       problem = dir + " is on a read-only filesystem";
     else if (fi.exists ? !c.env.access(path, W_OK) : !c.env.access(dir, W_OK | X_OK))
       problem = path + " is not writable";
+    memo.emplace(target, problem);
     if (!problem.empty())
       c.report(d, "log file cannot be opened: " + problem + "; start and reload fail");
   }

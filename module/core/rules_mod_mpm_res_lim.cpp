@@ -3,6 +3,8 @@
 // return them already clamped).
 #include <cmath>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "core/rules_util.h"
 
@@ -77,7 +79,7 @@ void res001(Context& c) {
   if (limit <= 0) return;
   long base = c.m.open_fds;
   if (base < 0) {  // estimate: listeners + distinct log files
-    std::set<std::string> logs;
+    std::unordered_set<std::string_view> logs;
     for (const char* n : {"errorlog", "customlog", "transferlog", "globallog"})
       for (int d : c.m.all(n)) logs.insert(c.arg(d, 0));
     std::set<std::pair<std::string, int>> ls;

@@ -2,7 +2,9 @@
 // (.htaccess files using directives no loaded module provides).
 #include <algorithm>
 #include <regex>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "core/rules_util.h"
 
@@ -186,8 +188,9 @@ void hta001(Context& c) {
   const Model& m = c.m;
   if (m.known_directives.empty()) return;
   // Directory sections with an AllowOverride (non-regex paths only).
-  struct Grant { std::string path; int vhost; bool allowed; };
-  std::vector<Grant> grants;
+  struct Grant { int vhost; bool allowed; };
+  std::unordered_map<std::string, std::vector<Grant>> grants;  // by directory path
+  std::vector<std::pair<std::string, int>> granted;            // AllowOverride not None
   for (int d : m.all("directory")) {
     const Directive& x = c.dir(d);
     if (x.args.empty() || util::dynamic_path(x.args[0]) || x.args[0] == "~") continue;
@@ -198,22 +201,27 @@ void hta001(Context& c) {
       if (y.lname == "allowoverridelist" && !(y.args.size() == 1 && iequals(y.args[0], "none")))
         state = 1;
     }
-    if (state >= 0)
-      grants.push_back({util::strip_trailing_slash(m.resolve(x.args[0])), x.vhost, state == 1});
+    if (state < 0) continue;
+    const std::string path = util::strip_trailing_slash(m.resolve(x.args[0]));
+    grants[path].push_back({x.vhost, state == 1});
+    if (state == 1) granted.emplace_back(path, x.vhost);
   }
-  auto allowed = [&](const std::string& path, int v) {
-    size_t best = 0;
-    bool ok = false;
-    for (const Grant& g : grants) {
-      if (g.vhost != -1 && g.vhost != v) continue;
-      const bool prefix = path == g.path || g.path == "/" ||
-                          (path.rfind(g.path, 0) == 0 && path[g.path.size()] == '/');
-      if (prefix && g.path.size() + 1 > best) {
-        best = g.path.size() + 1;
-        ok = g.allowed;
+  // The nearest <Directory> with an AllowOverride decides (vhost's own first).
+  auto allowed = [&](std::string path, int v) {
+    while (true) {
+      auto it = grants.find(path);
+      if (it != grants.end()) {
+        std::optional<bool> main, own;
+        for (const Grant& g : it->second) {
+          if (g.vhost == v && v >= 0) own = g.allowed;
+          if (g.vhost == -1) main = g.allowed;
+        }
+        if (own) return *own;
+        if (main) return *main;
       }
+      if (path == "/" || path.empty()) return false;
+      path = util::parent_dir(path);
     }
-    return ok;
   };
   std::set<std::string> scanned;
   size_t budget = static_cast<size_t>(c.threshold("max_dirs"));
@@ -223,9 +231,15 @@ void hta001(Context& c) {
     if (!root.empty())
       roots.emplace_back(util::strip_trailing_slash(root), v);
   }
-  for (const Grant& g : grants)
-    if (g.allowed) roots.emplace_back(g.path, g.vhost);
+  for (const auto& g : granted) roots.push_back(g);
+  if (granted.empty()) return;  // AllowOverride None everywhere: no .htaccess is read
+  auto below_grant = [&](const std::string& dir) {
+    for (const auto& g : granted)
+      if (g.first == dir || g.first.rfind(dir + "/", 0) == 0 || dir == "/") return true;
+    return false;
+  };
   for (const auto& [root, v] : roots) {
+    if (!allowed(root, v) && !below_grant(root)) continue;
     const int afn = m.server_value("accessfilename", v);
     const std::vector<std::string> names =
         afn >= 0 ? c.dir(afn).args : std::vector<std::string>{".htaccess"};

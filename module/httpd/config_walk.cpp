@@ -48,6 +48,17 @@ std::string base_name(const char* n) {
 }  // namespace
 
 void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
+  size_t n = 0;  // reserve: 10,000 vhosts are ~80,000 directives
+  for (const ap_directive_t* d = ap_conftree; d;) {
+    ++n;
+    if (d->first_child) {
+      d = d->first_child;
+      continue;
+    }
+    while (d && !d->next) d = d->parent;
+    if (d) d = d->next;
+  }
+  m.dirs.reserve(n);
   Walker w{m, {}};
   w.walk(ap_conftree, -1);
 
