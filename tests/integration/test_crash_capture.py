@@ -213,3 +213,31 @@ def test_one_process_mode_dies_by_the_same_signal(make_server):
     rec = s.wait_records(1)[-1]
     assert rec["signal"]["name"] == "SIGFPE"
     assert rec["pid"] == p.pid
+
+
+def test_selfhealctl_reads_and_symbolizes_a_real_crash(make_server):
+    """The operator's view: `selfhealctl crashes` groups the real records and `show` names the
+    crashing function and its file:line (the crash-test module is built with -g)."""
+    import json as _json
+    import subprocess
+    from harness import BUILD, SOURCE
+    s = make_server("event", coredump=False)
+    s.start()
+    for n, kind in enumerate(("null", "null", "fpe"), 1):
+        assert s.crash(f"/crash/{kind}")
+        s.wait_records(n)
+    recs = s.wait_records(3)
+    ctl = str(BUILD / "selfhealctl")
+    out = subprocess.run([ctl, "crashes", "--json", str(s.crash_log)], capture_output=True,
+                         text=True, check=True).stdout
+    groups = _json.loads(out)["groups"]
+    counts = sorted(g["count"] for g in groups)
+    assert counts == [1, 2], groups
+    null_rec = next(r for r in recs if r["request"]["path"] == "/crash/null")
+    shown = subprocess.run([ctl, "show", null_rec["id"], str(s.crash_log)], capture_output=True,
+                           text=True, check=True).stdout
+    src = SOURCE / "tests" / "crashmod" / "mod_selfheal_crashtest.c"
+    line = next(n for n, l in enumerate(src.read_text().splitlines(), 1)
+                if "static void __attribute__((noinline)) crash_null(void)" in l)
+    assert re.search(rf"crash_null at \S*mod_selfheal_crashtest\.c:{line}\b", shown), shown
+    assert "crashtest_handler at" in shown, shown
