@@ -131,10 +131,25 @@ int open_crash_log(const char* path, apr_pool_t* plog, server_rec* s) noexcept {
   return fd;
 }
 
+// ServerRoot/logs/selfheal_crash.log; where ServerRoot has no logs/ (Debian: /etc/apache2),
+// beside the main error log when that is a file.
+const char* default_crash_log(apr_pool_t* p, server_rec* s) noexcept {
+  const char* dflt = ap_server_root_relative(p, "logs/selfheal_crash.log");
+  struct stat st;
+  if (stat(ap_server_root_relative(p, "logs"), &st) == 0 && S_ISDIR(st.st_mode)) return dflt;
+  const char* err = s->error_fname;
+  if (!err || *err == '|' || !strncmp(err, "syslog", 6)) return dflt;
+  const char* path = ap_server_root_relative(p, err);
+  const char* slash = path ? strrchr(path, '/') : nullptr;
+  if (!slash) return dflt;
+  return apr_pstrcat(p, apr_pstrmemdup(p, path, static_cast<apr_size_t>(slash - path)),
+                     "/selfheal_crash.log", nullptr);
+}
+
 int open_logs(apr_pool_t* pconf, apr_pool_t* plog, apr_pool_t*, server_rec* s) noexcept {
   CrashSettings& cs = crash_settings();
   if (!cs.capture) return OK;
-  if (!cs.crash_log) cs.crash_log = ap_server_root_relative(pconf, "logs/selfheal_crash.log");
+  if (!cs.crash_log) cs.crash_log = default_crash_log(pconf, s);
   close_crash_fd(nullptr);
   g_crash_fd = open_crash_log(cs.crash_log, plog, s);
   if (g_crash_fd < 0) return HTTP_INTERNAL_SERVER_ERROR;  // start-up fails, pointed message

@@ -241,3 +241,21 @@ def test_selfhealctl_reads_and_symbolizes_a_real_crash(make_server):
                 if "static void __attribute__((noinline)) crash_null(void)" in l)
     assert re.search(rf"crash_null at \S*mod_selfheal_crashtest\.c:{line}\b", shown), shown
     assert "crashtest_handler at" in shown, shown
+
+
+def test_default_crash_log_beside_the_error_log(make_server):
+    """Debian's ServerRoot (/etc/apache2) has no logs/: without SelfHealCrashLog the crash log
+    goes beside the main error log instead of failing start-up."""
+    s = make_server("prefork")
+    logdir = s.root / "var-log"
+    logdir.mkdir()
+    s.conf.write_text(s.conf.read_text().replace(f"{s.root}/logs/", f"{logdir}/"))
+    (s.root / "logs").rmdir()
+    s.error_log = logdir / "error.log"
+    s.crash_log = logdir / "selfheal_crash.log"
+    s.start()
+    assert s.crash("/crash/null")
+    rec = s.wait_records(1)[-1]
+    assert rec["request"]["path"] == "/crash/null"
+    for c in s.cores():
+        c.unlink()
