@@ -70,6 +70,7 @@ class Server:
         (self.root / "htdocs" / "index.html").write_text("hello from selfheal tests\n")
         (self.root / "htdocs" / "static.txt").write_text("x" * 1024)
         os.chmod(self.root / "htdocs", 0o755)
+        (self.root / "conf" / "mime.types").write_text("text/html html\ntext/plain txt\n")
         shutil.chown(self.root / "cores", RUN_USER, RUN_USER)
         self.crash_log = self.root / "logs" / "selfheal_crash.log"
         self.error_log = self.root / "logs" / "error.log"
@@ -101,7 +102,7 @@ class Server:
             'LogFormat "%h %l %u %t \\"%r\\" %>s %b" common',
             f'CustomLog "{self.root}/logs/access.log" common',
             f'DocumentRoot "{self.root}/htdocs"',
-            "TypesConfig /etc/mime.types",
+            f'TypesConfig "{self.root}/conf/mime.types"',
             "DirectoryIndex index.html",
             "<Directory />\n  Require all denied\n  AllowOverride None\n</Directory>",
             f'<Directory "{self.root}/htdocs">\n  Require all granted\n</Directory>',
