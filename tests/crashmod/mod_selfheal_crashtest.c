@@ -20,6 +20,8 @@
  *   anything else      the last path segment is echoed with 200 (a "good" URL)
  *
  *   CrashTestChildInit on   crash every child in child_init (a crash loop at start-up)
+ *   CrashTestStealSignals on  install a SIGSEGV handler of its own in child_init, after
+ *                             mod_selfheal (as a badly behaved module would)
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,6 +42,12 @@
 module AP_MODULE_DECLARE_DATA selfheal_crashtest_module;
 
 static int crash_in_child_init = 0;
+static int steal_signals = 0;
+
+static void stolen_handler(int sig) {
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 /* volatile everywhere so the compiler cannot prove the fault away. */
 static volatile int *volatile g_null_int = NULL;
@@ -144,6 +152,7 @@ static int crashtest_log(request_rec *r) {
 static void crashtest_child_init(apr_pool_t *p, server_rec *s) {
   (void)p;
   (void)s;
+  if (steal_signals) signal(SIGSEGV, stolen_handler);
   if (crash_in_child_init) crash_null();
 }
 
@@ -154,7 +163,16 @@ static const char *set_child_init(cmd_parms *cmd, void *d, int on) {
   return NULL;
 }
 
+static const char *set_steal(cmd_parms *cmd, void *d, int on) {
+  (void)cmd;
+  (void)d;
+  steal_signals = on;
+  return NULL;
+}
+
 static const command_rec crashtest_cmds[] = {
+    AP_INIT_FLAG("CrashTestStealSignals", set_steal, NULL, RSRC_CONF,
+                 "on: replace the SIGSEGV handler in child_init (test only)"),
     AP_INIT_FLAG("CrashTestChildInit", set_child_init, NULL, RSRC_CONF,
                  "on: crash every child in child_init (test only)"),
     {NULL}};

@@ -259,3 +259,13 @@ def test_default_crash_log_beside_the_error_log(make_server):
     assert rec["request"]["path"] == "/crash/null"
     for c in s.cores():
         c.unlink()
+
+
+def test_a_module_that_replaces_the_handler_is_named(make_server):
+    """A module that installs its own SIGSEGV handler after mod_selfheal: the operator is told
+    (SELFHEAL0004) instead of silently losing crash records."""
+    s = make_server("prefork", extra="CrashTestStealSignals on", allowed=[r"SELFHEAL0004"])
+    s.start()
+    assert s.serves("/")
+    wait_for(lambda: any("SELFHEAL0004" in l and "signal 11" in l for l in s.error_lines()),
+             what="the SELFHEAL0004 warning")
