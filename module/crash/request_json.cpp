@@ -140,7 +140,8 @@ void write_request(JsonWriter& w, const ConnSlot* slot, bool redact, int64_t now
       w.null();
     } else {
       TextBuf b(g_scratch + n, sizeof g_scratch - static_cast<size_t>(n));
-      if (r.vhost_port && safe_get(r.vhost_port, &port)) {
+      // Port 0: the vhost's ServerName names no port (it answers on any).
+      if (r.vhost_port && safe_get(r.vhost_port, &port) && port != 0) {
         b.ch(':');
         b.udec(port);
       }
