@@ -20,6 +20,7 @@
 
 #include "config_hooks.h"
 #include "core/config_model.h"
+#include "core/directive_args.h"
 #include "core/rule_engine.h"
 
 #include "apr_strings.h"
@@ -39,15 +40,17 @@ using selfheal::cfg::Severity;
 
 // ---- directives ------------------------------------------------------------------
 
+// The parsing is in module/core/directive_args (httpd-free, fuzzed); httpd adds file and line.
+const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
+  return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
+}
+
 const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const char*> allowed) {
-  std::string list;
-  for (const char* a : allowed) {
-    if (!strcasecmp(arg, a)) return nullptr;
-    list += list.empty() ? "" : ", ";
-    list += a;
+  try {
+    return to_httpd(cmd, selfheal::dargs::one_of(cmd->cmd->name, arg, allowed));
+  } catch (...) {
+    return "out of memory";
   }
-  return apr_psprintf(cmd->pool, "%s: '%s' is not allowed; use one of: %s", cmd->cmd->name, arg,
-                      list.c_str());
 }
 
 const char* set_validate(cmd_parms* cmd, void*, const char* arg) {
@@ -60,32 +63,9 @@ const char* set_profile(cmd_parms* cmd, void*, const char* arg) {
   return one_of(cmd, arg, {"safety", "hardening"});
 }
 
-std::string rule_list(bool with_thresholds) {
-  std::string s;
-  for (const auto& r : selfheal::cfg::all_rules()) {
-    if (with_thresholds && r.thresholds.empty()) continue;
-    s += s.empty() ? "" : ", ";
-    s += r.id;
-    if (with_thresholds) {
-      s += " (";
-      for (size_t i = 0; i < r.thresholds.size(); ++i)
-        s += std::string(i ? " " : "") + r.thresholds[i].name;
-      s += ")";
-    }
-  }
-  return s;
-}
-
 const char* add_skip(cmd_parms* cmd, void*, const char* arg) noexcept {
   try {
-    std::string_view a = arg;
-    if (selfheal::cfg::find_rule(a)) return nullptr;
-    if (a.size() > 2 && a.substr(a.size() - 2) == "-*" &&
-        selfheal::cfg::is_rule_family(a.substr(0, a.size() - 2)))
-      return nullptr;
-    return apr_psprintf(cmd->pool,
-                        "%s: unknown rule '%s'; use rule ids (%s) or a family such as TLS-*",
-                        cmd->cmd->name, arg, rule_list(false).c_str());
+    return to_httpd(cmd, selfheal::dargs::skip_rule(cmd->cmd->name, arg));
   } catch (...) {
     return "SelfHealSkip: out of memory";
   }
@@ -95,24 +75,8 @@ const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* n
                           const char* value) noexcept {
   try {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
-    const auto* r = selfheal::cfg::find_rule(rule);
-    if (!r || r->thresholds.empty())
-      return apr_psprintf(cmd->pool, "%s: '%s' is not a rule with thresholds; use one of: %s",
-                          cmd->cmd->name, rule, rule_list(true).c_str());
-    for (const auto& t : r->thresholds) {
-      if (strcasecmp(t.name, name) != 0) continue;
-      errno = 0;
-      char* end = nullptr;
-      const double v = std::strtod(value, &end);
-      if (errno || end == value || *end || v < t.min || v > t.max)
-        return apr_psprintf(cmd->pool, "%s: %s %s '%s' is not allowed; use a number from %g to %g",
-                            cmd->cmd->name, r->id, t.name, value, t.min, t.max);
-      return nullptr;
-    }
-    std::string names;
-    for (const auto& t : r->thresholds) names += std::string(names.empty() ? "" : ", ") + t.name;
-    return apr_psprintf(cmd->pool, "%s: %s has no threshold '%s'; use one of: %s", cmd->cmd->name,
-                        r->id, name, names.c_str());
+    double v = 0;
+    return to_httpd(cmd, selfheal::dargs::rule_threshold(cmd->cmd->name, rule, name, value, &v));
   } catch (...) {
     return "SelfHealRuleThreshold: out of memory";
   }

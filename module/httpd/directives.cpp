@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "core/directive_args.h"
 #include "glue.h"
 
 #include "apr_lib.h"
@@ -15,23 +17,27 @@ namespace {
 
 CrashSettings g_crash;
 
+// Hands a directive_args message (empty: accepted) to httpd, which adds the file and line.
+const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
+  return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
+}
+
 // "on"/"off" only (AP_INIT_FLAG would also do, but its message does not name the directive).
-const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) {
-  if (!strcasecmp(arg, "on")) *out = true;
-  else if (!strcasecmp(arg, "off")) *out = false;
-  else
-    return apr_psprintf(cmd->pool, "%s: '%s' is not allowed; use On or Off", cmd->cmd->name, arg);
-  return nullptr;
+const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) noexcept {
+  try {
+    return to_httpd(cmd, dargs::on_off(cmd->cmd->name, arg, out));
+  } catch (...) {
+    return "out of memory";
+  }
 }
 
 const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
   if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
-  if (!*arg) return apr_psprintf(cmd->pool, "%s: needs a file path", cmd->cmd->name);
-  if (*arg == '|')
-    return apr_psprintf(cmd->pool,
-                        "%s: '%s' is a piped log; the crash log must be a file (the crash handler "
-                        "writes it directly, no process can run in a dying worker)",
-                        cmd->cmd->name, arg);
+  try {
+    if (const char* err = to_httpd(cmd, dargs::crash_log_path(cmd->cmd->name, arg))) return err;
+  } catch (...) {
+    return "out of memory";
+  }
   const char* path = ap_server_root_relative(cmd->pool, arg);
   if (!path) return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
   g_crash.crash_log = path;
@@ -43,36 +49,14 @@ const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
 // SIZE: a number of bytes with an optional K, M or G suffix, 64K..1T; or "unlimited".
 const char* set_max_size(cmd_parms* cmd, void*, const char* arg) {
   if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
-  if (!strcasecmp(arg, "unlimited")) {
-    g_crash.max_log_bytes = 0;
+  try {
+    uint64_t n = 0;
+    if (const char* err = to_httpd(cmd, dargs::log_size(cmd->cmd->name, arg, &n))) return err;
+    g_crash.max_log_bytes = n;
     return nullptr;
+  } catch (...) {
+    return "out of memory";
   }
-  const char* bad = apr_psprintf(cmd->pool,
-                                 "%s: '%s' is not allowed; use a size from 64K to 1T (a number "
-                                 "with an optional K, M or G suffix) or 'unlimited'",
-                                 cmd->cmd->name, arg);
-  if (!apr_isdigit(*arg)) return bad;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long n = strtoull(arg, &end, 10);
-  if (errno) return bad;
-  unsigned long long mult = 1;
-  if (*end) {
-    switch (apr_toupper(*end)) {
-      case 'K': mult = 1ull << 10; break;
-      case 'M': mult = 1ull << 20; break;
-      case 'G': mult = 1ull << 30; break;
-      default: return bad;
-    }
-    ++end;
-    if (*end == 'B' || *end == 'b') ++end;
-    if (*end) return bad;
-  }
-  if (n > (1ull << 40) / mult) return bad;
-  n *= mult;
-  if (n < (64ull << 10) || n > (1ull << 40)) return bad;
-  g_crash.max_log_bytes = n;
-  return nullptr;
 }
 
 const char* set_redact(cmd_parms* cmd, void*, const char* arg) {
@@ -103,7 +87,7 @@ const command_rec* crash_cmds() noexcept {
                     "Cookie or Set-Cookie values to the crash log; Off: write them"),
       AP_INIT_TAKE1("SelfHealCrashCapture", as_cmd(set_capture), nullptr, RSRC_CONF,
                     "On (default): record fatal signals in workers; Off: install no handler"),
-      {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
+      {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};  // no braces: clang -Wbraced-scalar-init
   return cmds;
 }
 

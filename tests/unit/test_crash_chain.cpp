@@ -42,8 +42,8 @@ volatile int g_sink = 0;
 // process and returns so it is delivered.
 int g_marker_log = -1;
 int g_marker_pipe = -1;
-volatile sig_atomic_t g_prev_code = 0;
-volatile sig_atomic_t g_prev_pid = 0;
+[[maybe_unused]] volatile sig_atomic_t g_prev_code = 0;
+[[maybe_unused]] volatile sig_atomic_t g_prev_pid = 0;
 
 void write_str(int fd, const char* s) {
   if (fd >= 0 && write(fd, s, strlen(s)) < 0) {
