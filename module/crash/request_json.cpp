@@ -10,12 +10,15 @@
 namespace selfheal::crash {
 namespace {
 
-char g_scratch[kMaxPathBytes + 2];  // one string at a time; one writer at a time
+// Strings are read up to max + 4 bytes (and a NUL): a UTF-8 sequence that starts before the cap
+// is read whole, so the cut does not split it into \u00XX bytes (found by fuzz_record_writer).
+constexpr size_t kReadPast = 4;
+char g_scratch[kMaxPathBytes + kReadPast + 1];  // one string at a time; one writer at a time
 
 // Reads the string at p (foreign memory) and writes it cut to max bytes, or null when p is
-// unreadable. Reads max + 1 bytes so the writer sees that the string went on and marks the cut.
+// unreadable. Reads past max so the writer sees that the string went on and marks the cut.
 void write_string_at(JsonWriter& w, const char* p, size_t max) noexcept {
-  size_t cap = max + 2 <= sizeof g_scratch ? max + 2 : sizeof g_scratch;
+  size_t cap = max + kReadPast + 1 <= sizeof g_scratch ? max + kReadPast + 1 : sizeof g_scratch;
   bool cut = false;
   long n = safe_strcpy(g_scratch, cap, p, &cut);
   if (n < 0)
@@ -68,7 +71,7 @@ void write_headers(JsonWriter& w, const ArrayHeaderView* const* field, bool* tru
     w.null();
     return;
   }
-  static char key[kMaxHeaderKeyBytes + 2];
+  static char key[kMaxHeaderKeyBytes + kReadPast + 1];
   w.begin_object();
   int n = h.nelts < kMaxHeaders ? h.nelts : kMaxHeaders;
   for (int i = 0; i < n; ++i) {
