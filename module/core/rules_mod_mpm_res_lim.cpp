@@ -26,6 +26,13 @@ MpmSizing sizing(const Model& m) {
   const long dflt = s.threaded ? 16 * 25 : 256;
   s.max_workers = util::main_number(m, "maxrequestworkers", -1, &s.mrw_d);
   if (s.mrw_d < 0) s.max_workers = util::main_number(m, "maxclients", dflt, &s.mrw_d);
+  // As httpd clamps them (ThreadsPerChild 0 becomes 1): no division by zero, and products of
+  // strtol's LONG_MAX stay far from overflow (found by tests/fuzz/fuzz_config_rules).
+  auto clamp = [](long v, long lo, long hi) { return v < lo ? lo : v > hi ? hi : v; };
+  s.server_limit = clamp(s.server_limit, 1, 1'000'000);
+  s.thread_limit = clamp(s.thread_limit, 1, 1'000'000);
+  s.threads_per_child = clamp(s.threads_per_child, 1, 1'000'000);
+  s.max_workers = clamp(s.max_workers, -1, 1'000'000'000'000);
   return s;
 }
 
