@@ -30,10 +30,25 @@ struct CrashSummary {
   const char* path = nullptr;  // safe copy of the request path (handler-owned buffer) or null
   bool record_written = false;
   bool record_dropped = false;  // crash log at its size cap
+  // For the shared-memory table and the status page (handler-owned buffers, valid during the
+  // callback only; any may be null).
+  const char* key_text = nullptr;   // the quarantine key text (Config::key_parts)
+  const char* method = nullptr;
+  const char* vhost = nullptr;      // "server_hostname:port" (no ":port" for port 0)
+  const char* top_frame = nullptr;  // "mod_x.so+0x1a2b": the first frame the signature keeps
+  const char* record_id = nullptr;  // "<pid>-<time_us hex>", as in the record
+  long pid = 0;
+  int64_t uptime_us = -1;           // since the child started (-1: unknown)
+  bool folded = false;              // the record was folded by the rate limiter (not written)
+  uint64_t folded_count = 0;        // written: the "folded" it carried; folded: folded so far
 };
 // Called from the signal handler after the record is written: MUST be async-signal-safe
 // (lock-free atomics on shared memory only).
 using CrashCallback = void (*)(const CrashSummary&) noexcept;
+// The fold limiter's decision for a record of this signature at time_us: true folds it (not
+// written; *carried = folded so far), false writes it with "folded": *carried. Called from the
+// signal handler before the record is written: MUST be async-signal-safe.
+using FoldCallback = bool (*)(uint64_t signature, int64_t time_us, uint64_t* carried) noexcept;
 
 // An address range of one of httpd's hook runners (ap_run_translate_name, ap_run_handler...):
 // the innermost one on the crashing thread's stack names the phase the request was in, at no
@@ -70,6 +85,12 @@ struct Config {
   // signature per window; folded ones are counted and said in the next record. 0 = off.
   unsigned fold_after = 0;
   unsigned fold_window_s = 60;
+  // A cross-process fold limiter (the glue's, on shared memory): when set it replaces the
+  // per-process one above, which cannot see the crashes of other children.
+  FoldCallback fold = nullptr;
+  // The parts of the request that make its quarantine key (quarantine.h kKey* bits), so
+  // CrashSummary::key_hash is the hash the request path computes.
+  uint32_t key_parts = 7;  // kKeyDefault: method, vhost, path
 };
 
 // Per-thread state, registered lazily. The handler walks all entries to list the other

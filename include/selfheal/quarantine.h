@@ -58,6 +58,37 @@ uint64_t quarantine_key_hash_text(const char* key_text) noexcept;
 size_t quarantine_key_text(const char* method, const char* vhost, const char* path, char* out,
                            size_t size) noexcept;
 
+// Which parts of a request make its key (SelfHealQuarantineKey): a bit set. The key text
+// joins the present parts in this order with one space - "METHOD vhost path client" - where
+// the query, when chosen, follows the path as "path?query" (or stands alone as "?query").
+// Empty or null parts are left out. With kKeyDefault the text and hash are exactly those of
+// quarantine_key_text()/quarantine_key_hash() over (method, vhost, path).
+enum : uint32_t {
+  kKeyMethod = 1u << 0,
+  kKeyVhost = 1u << 1,
+  kKeyPath = 1u << 2,
+  kKeyQuery = 1u << 3,
+  kKeyClient = 1u << 4,
+};
+inline constexpr uint32_t kKeyDefault = kKeyMethod | kKeyVhost | kKeyPath;
+inline constexpr uint32_t kKeyAll = kKeyDefault | kKeyQuery | kKeyClient;
+
+struct QuarantineKeyParts {
+  const char* method = nullptr;
+  const char* vhost = nullptr;  // "server_hostname:port" (":port" left out for port 0)
+  const char* path = nullptr;   // without the query
+  const char* query = nullptr;  // without the '?'
+  const char* client = nullptr; // the client address (useragent_ip)
+};
+
+// The key hash of the chosen parts, streaming (no buffer, no length limit). Never 0.
+// Async-signal-safe.
+uint64_t quarantine_key_hash_parts(uint32_t mask, const QuarantineKeyParts& parts) noexcept;
+// The key text of the chosen parts into out (NUL-terminated, truncated to size - 1); returns
+// the length written. Async-signal-safe.
+size_t quarantine_key_format(uint32_t mask, const QuarantineKeyParts& parts, char* out,
+                             size_t size) noexcept;
+
 // The per-request check: is the key quarantined at now_us? Lock-free and wait-free: a load of
 // the table-wide "latest until" (one cache line, the answer when nothing is quarantined), then
 // at most kQuarantineProbe slots, atomics only; no system call, no allocation. Counts the

@@ -44,7 +44,7 @@
 namespace selfheal {
 
 inline constexpr uint64_t kShmMagic = 0x314c414548464c53ull;  // "SLFHEAL1", little-endian
-inline constexpr uint32_t kShmVersion = 1;
+inline constexpr uint32_t kShmVersion = 2;  // 2: fold limiter, early crashes
 
 // Fixed text sizes (bytes including the NUL; longer strings are truncated).
 inline constexpr size_t kShmPathChars = 160;
@@ -90,9 +90,9 @@ ShmTable* shm_table_attach(void* mem) noexcept;
 ShmLayout shm_table_layout(const ShmTable* table) noexcept;  // async-signal-safe
 
 // The crash callback's body. Counts the crash by signal, the record as written / dropped /
-// folded (neither written nor dropped = folded by the rate limiter), updates the signature
-// slot, the recent-crash ring and - when summary.key_hash != 0 - the quarantine accounting of
-// that key. Async-signal-safe; safe under concurrent crashes in any number of processes.
+// folded (summary.folded; a record that could not be written is none of these), updates the
+// signature slot, the recent-crash ring and - when summary.key_hash != 0 - the quarantine
+// accounting of that key. Async-signal-safe; safe under concurrent crashes in any number of processes.
 void shm_record_crash(ShmTable* table, const crash::CrashSummary& summary,
                       const char* key_text) noexcept;
 void shm_record_crash_ex(ShmTable* table, const crash::CrashSummary& summary,
@@ -107,6 +107,20 @@ void shm_note_child_died(ShmTable* table, int signo) noexcept;
 // Async-signal-safe.
 void shm_table_begin_generation(ShmTable* table, uint32_t generation) noexcept;
 bool shm_claim_generation_diagnosis(ShmTable* table, uint32_t generation) noexcept;
+
+// Crash-loop support: notes a crash of a child that had been running uptime_us (< 0: unknown)
+// and returns how many crashes of the current generation came within early_us of their
+// child's start (this one included when it did). Async-signal-safe.
+uint64_t shm_note_early_crash(ShmTable* table, int64_t uptime_us, int64_t early_us) noexcept;
+
+// The crash log's cross-process fold limiter (SelfHealCrashLogFold N T): at most `after`
+// records per signature per window_s seconds are written, across all children (each crash
+// kills its process, so a per-process limiter sees one crash each). Returns true to fold this
+// record (*carried = folded so far in the window); false to write it (*carried = the records
+// folded since the last one written, to say in its "folded", now reset). after == 0: never
+// folds. Keeps its state in the signature's slot. Async-signal-safe.
+bool shm_fold_check(ShmTable* table, uint64_t signature, int64_t now_us, uint32_t after,
+                    uint32_t window_s, uint64_t* carried) noexcept;
 
 // Forgets every quarantine entry (keys, rings, strikes); counters stay. Async-signal-safe.
 void shm_table_reset_quarantine(ShmTable* table) noexcept;
@@ -124,6 +138,7 @@ struct ShmCounters {
   uint64_t slot_busy_giveups = 0;      // updates skipped because a slot stayed contended
   uint32_t generation = 0;
   uint64_t generation_crashes = 0;
+  uint64_t generation_early_crashes = 0;
   int64_t created_us = 0;
 };
 

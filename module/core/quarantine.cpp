@@ -101,6 +101,57 @@ size_t quarantine_key_text(const char* method, const char* vhost, const char* pa
   return n;
 }
 
+namespace {
+
+// Feeds the key text of parts to sink(const char*, size_t) in pieces. Async-signal-safe.
+template <class Sink>
+void key_pieces(uint32_t mask, const QuarantineKeyParts& k, Sink&& sink) noexcept {
+  bool first = true;
+  auto part = [&](const char* a, const char* b = nullptr, const char* b_prefix = nullptr) {
+    const bool has_a = a && *a, has_b = b && *b;
+    if (!has_a && !has_b) return;
+    if (!first) sink(" ", 1);
+    first = false;
+    if (has_a) sink(a, __builtin_strlen(a));
+    if (has_b) {
+      sink(b_prefix, 1);
+      sink(b, __builtin_strlen(b));
+    }
+  };
+  if (mask & kKeyMethod) part(k.method);
+  if (mask & kKeyVhost) part(k.vhost);
+  const char* query = (mask & kKeyQuery) ? k.query : nullptr;
+  if (mask & kKeyPath)
+    part(k.path, query, "?");
+  else if (query)
+    part(nullptr, query, "?");
+  if (mask & kKeyClient) part(k.client);
+}
+
+}  // namespace
+
+uint64_t quarantine_key_hash_parts(uint32_t mask, const QuarantineKeyParts& parts) noexcept {
+  uint64_t h = kFnvOffset;
+  key_pieces(mask, parts, [&](const char* s, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(s[i]);
+      h *= kFnvPrime;
+    }
+  });
+  return nonzero(h);
+}
+
+size_t quarantine_key_format(uint32_t mask, const QuarantineKeyParts& parts, char* out,
+                             size_t size) noexcept {
+  if (!out || size == 0) return 0;
+  size_t len = 0;
+  key_pieces(mask, parts, [&](const char* s, size_t n) {
+    for (size_t i = 0; i < n && len + 1 < size; ++i) out[len++] = s[i];
+  });
+  out[len] = '\0';
+  return len;
+}
+
 QuarantineVerdict quarantine_check(ShmTable* t, uint64_t key, int64_t now) noexcept {
   QuarantineVerdict v;
   if (!t || key == 0) return v;

@@ -88,25 +88,44 @@ void atomic_min_nonzero(AI64& a, int64_t v) noexcept {
   }
 }
 
-void record_signature(ShmTable* t, const crash::CrashSummary& s, const char* path,
-                      const ShmCrashInfo& info, int64_t now) noexcept {
+// The signature's slot, locked (*held), (re)initialised when freshly claimed; null when the
+// slots stayed contended (counted). Async-signal-safe.
+SigSlot* lock_signature(ShmTable* t, uint64_t signature, int64_t now, uint64_t* held,
+                        bool* fresh) noexcept {
   const uint32_t n = t->sig_slots.load(std::memory_order_relaxed);
-  uint64_t held = 0;
-  bool fresh = false, evicted = false;
-  SigSlot* slot = find_or_claim(sig_slots(t), n, n, s.signature, &held, &fresh, &evicted,
+  bool evicted = false;
+  SigSlot* slot = find_or_claim(sig_slots(t), n, n, signature, held, fresh, &evicted,
                                 [](const SigSlot& x) noexcept {  // least recently seen
                                   return x.last_us.load(std::memory_order_relaxed);
                                 });
   if (!slot) {
     t->busy_giveups.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return nullptr;
   }
   if (evicted) t->sig_evictions.fetch_add(1, std::memory_order_relaxed);
-  if (fresh) {
+  if (*fresh) {
     slot->count.store(0, std::memory_order_relaxed);
     slot->first_us.store(now, std::memory_order_relaxed);
     slot->last_us.store(now, std::memory_order_relaxed);
+    slot->signo.store(0, std::memory_order_relaxed);
+    slot->path.clear();
+    slot->vhost.clear();
+    slot->frame.clear();
+    slot->fold_window_us.store(0, std::memory_order_relaxed);
+    slot->fold_written.store(0, std::memory_order_relaxed);
+    slot->fold_pending.store(0, std::memory_order_relaxed);
   }
+  return slot;
+}
+
+void record_signature(ShmTable* t, const crash::CrashSummary& s, const char* path,
+                      const ShmCrashInfo& info, int64_t now) noexcept {
+  uint64_t held = 0;
+  bool fresh = false;
+  SigSlot* slot = lock_signature(t, s.signature, now, &held, &fresh);
+  if (!slot) return;
+  // A slot first claimed by the fold limiter has no crash yet: fill it as fresh.
+  if (slot->count.load(std::memory_order_relaxed) == 0) fresh = true;
   slot->count.fetch_add(1, std::memory_order_relaxed);
   atomic_min_nonzero(slot->first_us, now);
   if (now >= slot->last_us.load(std::memory_order_relaxed) || fresh) {
@@ -309,13 +328,47 @@ void shm_record_crash_ex(ShmTable* t, const crash::CrashSummary& s,
     t->records_written.fetch_add(1, std::memory_order_relaxed);
   else if (s.record_dropped)
     t->records_dropped.fetch_add(1, std::memory_order_relaxed);
-  else
+  else if (s.folded)
     t->records_folded.fetch_add(1, std::memory_order_relaxed);
 
   const char* path = info.path ? info.path : s.path;
   if (s.signature != 0) record_signature(t, s, path, info, now);
   record_recent(t, s, path, info, now);
   if (s.key_hash != 0) quarantine_note_crash(t, s.key_hash, info.key_text, now);
+}
+
+uint64_t shm_note_early_crash(ShmTable* t, int64_t uptime_us, int64_t early_us) noexcept {
+  if (!t) return 0;
+  if (uptime_us >= 0 && uptime_us < early_us)
+    return t->generation_early_crashes.fetch_add(1, std::memory_order_relaxed) + 1;
+  return t->generation_early_crashes.load(std::memory_order_relaxed);
+}
+
+bool shm_fold_check(ShmTable* t, uint64_t signature, int64_t now, uint32_t after,
+                    uint32_t window_s, uint64_t* carried) noexcept {
+  *carried = 0;
+  if (!t || after == 0 || signature == 0) return false;
+  uint64_t held = 0;
+  bool fresh = false;
+  SigSlot* slot = lock_signature(t, signature, now, &held, &fresh);
+  if (!slot) return false;  // contended: write the record (never lose one silently)
+  constexpr auto rx = std::memory_order_relaxed;
+  const int64_t window = static_cast<int64_t>(window_s ? window_s : 1) * 1000000;
+  int64_t start = slot->fold_window_us.load(rx);
+  if (start == 0 || now - start >= window || now < start) {
+    slot->fold_window_us.store(now, rx);
+    slot->fold_written.store(0, rx);
+  }
+  bool fold = false;
+  if (slot->fold_written.load(rx) >= after) {
+    *carried = slot->fold_pending.fetch_add(1, rx) + 1;
+    fold = true;
+  } else {
+    slot->fold_written.fetch_add(1, rx);
+    *carried = slot->fold_pending.exchange(0, rx);
+  }
+  slot_unlock(slot->seq, held);
+  return fold;
 }
 
 void shm_note_child_died(ShmTable* t, int /*signo*/) noexcept {
@@ -326,6 +379,7 @@ void shm_table_begin_generation(ShmTable* t, uint32_t generation) noexcept {
   if (!t) return;
   t->generation.store(generation, std::memory_order_relaxed);
   t->generation_crashes.store(0, std::memory_order_relaxed);
+  t->generation_early_crashes.store(0, std::memory_order_relaxed);
 }
 
 bool shm_claim_generation_diagnosis(ShmTable* t, uint32_t generation) noexcept {
@@ -388,6 +442,7 @@ ShmSnapshot shm_snapshot(const ShmTable* t, int64_t now_us) {
   c.slot_busy_giveups = t->busy_giveups.load(rx);
   c.generation = t->generation.load(rx);
   c.generation_crashes = t->generation_crashes.load(rx);
+  c.generation_early_crashes = t->generation_early_crashes.load(rx);
   c.created_us = t->created_us.load(rx);
 
   // Signatures, merged by signature (two racing claims of a new one under eviction).

@@ -67,6 +67,10 @@ struct alignas(64) SigSlot {
   AtomicText<kShmPathChars> path;
   AtomicText<kShmVhostChars> vhost;
   AtomicText<kShmFrameChars> frame;
+  // Cross-process fold limiter of the crash log (shm_fold_check), under the slot's sequence.
+  AI64 fold_window_us;  // start of the current window
+  AU64 fold_written;    // records written in it
+  AU64 fold_pending;    // records folded since the last one written
 };
 
 struct alignas(64) QSlot {
@@ -123,6 +127,7 @@ struct alignas(64) ShmTable {
   AU32 generation;
   AU32 diagnosed_generation;
   AU64 generation_crashes;
+  AU64 generation_early_crashes;  // crashes within kEarlyCrashUs of their child's start
   // Refusals are counted on the request path: keep them off the other counters' line.
   alignas(64) AU64 refused_total;
 };

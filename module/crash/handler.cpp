@@ -16,6 +16,7 @@
 #include "crash/names.h"
 #include "crash/record.h"
 #include "crash/request_json.h"
+#include "crash/request_key.h"
 #include "crash/safe_read.h"
 #include "crash/state.h"
 #include "crash/unwind.h"
@@ -39,6 +40,8 @@ std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 alignas(64) char g_record[kMaxRecordBytes];
 Backtrace g_bt;
 RequestBrief g_brief;
+RequestKey g_key;          // the request's quarantine key and strings for CrashSummary
+char g_top_frame[128];     // "mod_x.so+0x1a2b" for CrashSummary
 char g_line[2048];
 
 // Fold limiter: per signature, records written in the current window and records folded
@@ -225,13 +228,36 @@ void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   sum.key_hash = g_brief.key_hash;
   sum.time_us = t;
   sum.path = g_brief.present ? g_brief.path : nullptr;
+  read_request_key(slot, g_cfg.key_parts, g_cfg.redact, &g_key);
+  if (g_key.present) {
+    if (!sum.key_hash) sum.key_hash = g_key.hash;  // a key the glue stored wins
+    sum.key_text = g_key.text;
+    sum.method = g_key.method;
+    sum.vhost = g_key.vhost;
+  }
+  if (const Frame* f = top_frame(g_bt)) {
+    TextBuf tb(g_top_frame, sizeof g_top_frame - 1);
+    if (f->module) {
+      tb.str(path_basename(f->module->path));
+      tb.ch('+');
+      tb.hex(f->pc - f->module->base);
+    } else {
+      tb.hex(f->pc);
+    }
+    g_top_frame[tb.len] = '\0';
+    sum.top_frame = g_top_frame;
+  }
+  sum.uptime_us = g_cfg.child_start_us ? t - g_cfg.child_start_us : -1;
 
   char id[48];
   format_record_id(static_cast<long>(syscall(SYS_getpid)), t, id);
+  sum.record_id = id;
+  sum.pid = static_cast<long>(syscall(SYS_getpid));
   uint64_t carried = 0;
   Outcome o;
-  if (fold_check(sig, t, &carried)) {
+  if (g_cfg.fold ? g_cfg.fold(sig, t, &carried) : fold_check(sig, t, &carried)) {
     g_folded.fetch_add(1, std::memory_order_relaxed);
+    sum.folded = true;
     o = Outcome::kFolded;
   } else if (g_cfg.crash_fd < 0) {
     o = Outcome::kNoLog;
@@ -267,6 +293,7 @@ void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
       o = Outcome::kFailed;
     }
   }
+  sum.folded_count = carried;
   write_errlog(signo, info, t, id, o, carried);
   if (g_cfg.on_crash) g_cfg.on_crash(sum);
 }
@@ -393,6 +420,8 @@ void set_installed(const Config& cfg) noexcept {
     c.phase_ranges[c.n_phase_ranges++] = cfg.phase_ranges[i];
   c.fold_after = cfg.fold_after;
   c.fold_window_s = cfg.fold_window_s;
+  c.fold = cfg.fold;
+  c.key_parts = cfg.key_parts;
   time_t now = time(nullptr);
   struct tm tm{};
   if (localtime_r(&now, &tm)) c.gmtoff = tm.tm_gmtoff;

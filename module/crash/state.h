@@ -28,6 +28,8 @@ struct Installed {
   size_t n_phase_ranges = 0;
   unsigned fold_after = 0;
   unsigned fold_window_s = 60;
+  FoldCallback fold = nullptr;
+  uint32_t key_parts = 7;
   long gmtoff = 0;      // local time offset at install(), for the error-log stamp
   long page_size = 4096;
 };

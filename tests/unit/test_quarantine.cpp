@@ -79,6 +79,36 @@ TEST(QuarantineKey, HashMatchesFormattedText) {
   EXPECT_STREQ(small, "GET h");
 }
 
+TEST(QuarantineKey, PartsByMask) {
+  QuarantineKeyParts k;
+  k.method = "GET";
+  k.vhost = "www.example.com:443";
+  k.path = "/a/b";
+  k.query = "x=1";
+  k.client = "192.0.2.7";
+  char text[128];
+  // The default mask is the three-part key, text and hash.
+  quarantine_key_format(kKeyDefault, k, text, sizeof text);
+  EXPECT_STREQ(text, "GET www.example.com:443 /a/b");
+  EXPECT_EQ(quarantine_key_hash_parts(kKeyDefault, k),
+            quarantine_key_hash("GET", "www.example.com:443", "/a/b"));
+  quarantine_key_format(kKeyAll, k, text, sizeof text);
+  EXPECT_STREQ(text, "GET www.example.com:443 /a/b?x=1 192.0.2.7");
+  EXPECT_EQ(quarantine_key_hash_parts(kKeyAll, k), quarantine_key_hash_text(text));
+  quarantine_key_format(kKeyQuery | kKeyClient, k, text, sizeof text);
+  EXPECT_STREQ(text, "?x=1 192.0.2.7");
+  quarantine_key_format(kKeyPath | kKeyQuery, k, text, sizeof text);
+  EXPECT_STREQ(text, "/a/b?x=1");
+  k.query = "";  // an empty query is left out, not written as "?"
+  quarantine_key_format(kKeyPath | kKeyQuery, k, text, sizeof text);
+  EXPECT_STREQ(text, "/a/b");
+  EXPECT_NE(quarantine_key_hash_parts(kKeyMethod | kKeyPath, k),
+            quarantine_key_hash_parts(kKeyMethod | kKeyPath | kKeyClient, k));
+  char small[6];
+  EXPECT_EQ(quarantine_key_format(kKeyAll, k, small, sizeof small), 5u);
+  EXPECT_STREQ(small, "GET w");
+}
+
 TEST_F(QuarantineTest, TriggersAtThresholdNotBefore) {
   crash(k_, kT0);
   crash(k_, kT0 + 10 * kSec);

@@ -127,6 +127,7 @@ TEST_F(ShmTableTest, CountsBySignalAndRecordFate) {
   shm_record_crash(table_, dropped, nullptr);
   auto folded = crash_of(SIGSEGV, 0xaa, kT0 + 2);
   folded.record_written = false;
+  folded.folded = true;
   shm_record_crash(table_, folded, nullptr);
   shm_record_crash(table_, crash_of(200, 0, kT0 + 3), nullptr);  // odd signal, no signature
   shm_note_child_died(table_, SIGSEGV);
@@ -305,6 +306,54 @@ TEST_F(ShmTableTest, AttachSeesTheSameTableAfterFork) {
   ASSERT_EQ(s.signatures.size(), 1u);
   EXPECT_EQ(s.signatures[0].last_path, "/child");
   EXPECT_EQ(s.recent[0].pid, static_cast<long>(pid));
+}
+
+TEST_F(ShmTableTest, FoldLimiterAcrossCallersPerSignatureAndWindow) {
+  uint64_t carried = 99;
+  // after == 0: off.
+  EXPECT_FALSE(shm_fold_check(table_, 0xaa, kT0, 0, 60, &carried));
+  EXPECT_EQ(carried, 0u);
+  // 2 per 60 s: two written, then folded with a running count.
+  EXPECT_FALSE(shm_fold_check(table_, 0xaa, kT0, 2, 60, &carried));
+  EXPECT_EQ(carried, 0u);
+  EXPECT_FALSE(shm_fold_check(table_, 0xaa, kT0 + 1, 2, 60, &carried));
+  EXPECT_TRUE(shm_fold_check(table_, 0xaa, kT0 + 2, 2, 60, &carried));
+  EXPECT_EQ(carried, 1u);
+  EXPECT_TRUE(shm_fold_check(table_, 0xaa, kT0 + 3, 2, 60, &carried));
+  EXPECT_EQ(carried, 2u);
+  // Another signature has its own budget.
+  EXPECT_FALSE(shm_fold_check(table_, 0xbb, kT0 + 4, 2, 60, &carried));
+  EXPECT_EQ(carried, 0u);
+  // The next window writes again and carries the folded count once.
+  EXPECT_FALSE(shm_fold_check(table_, 0xaa, kT0 + 61 * kSec, 2, 60, &carried));
+  EXPECT_EQ(carried, 2u);
+  EXPECT_FALSE(shm_fold_check(table_, 0xaa, kT0 + 62 * kSec, 2, 60, &carried));
+  EXPECT_EQ(carried, 0u);
+  // A slot claimed by the limiter alone is no signature row yet; the crash then fills it.
+  ShmSnapshot s = shm_snapshot(table_, kT0 + 70 * kSec);
+  EXPECT_TRUE(s.signatures.empty());
+  auto c = crash_of(SIGSEGV, 0xaa, kT0 + 63 * kSec, "/p");
+  shm_record_crash(table_, c, nullptr);
+  s = shm_snapshot(table_, kT0 + 70 * kSec);
+  ASSERT_EQ(s.signatures.size(), 1u);
+  EXPECT_EQ(s.signatures[0].count, 1u);
+  EXPECT_EQ(s.signatures[0].last_path, "/p");
+  // The crash did not reset the limiter's window.
+  EXPECT_TRUE(shm_fold_check(table_, 0xaa, kT0 + 64 * kSec, 2, 60, &carried));
+  EXPECT_EQ(carried, 1u);
+}
+
+TEST_F(ShmTableTest, EarlyCrashesCountPerGeneration) {
+  shm_table_begin_generation(table_, 3);
+  EXPECT_EQ(shm_note_early_crash(table_, 1 * kSec, 10 * kSec), 1u);
+  EXPECT_EQ(shm_note_early_crash(table_, 60 * kSec, 10 * kSec), 1u);  // not early
+  EXPECT_EQ(shm_note_early_crash(table_, -1, 10 * kSec), 1u);         // unknown
+  EXPECT_EQ(shm_note_early_crash(table_, 0, 10 * kSec), 2u);
+  EXPECT_EQ(shm_snapshot(table_, kT0).counters.generation_early_crashes, 2u);
+  shm_table_begin_generation(table_, 4);
+  EXPECT_EQ(shm_snapshot(table_, kT0).counters.generation_early_crashes, 0u);
+  EXPECT_TRUE(shm_claim_generation_diagnosis(table_, 4));
+  EXPECT_FALSE(shm_claim_generation_diagnosis(table_, 4));
 }
 
 }  // namespace
