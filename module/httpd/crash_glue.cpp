@@ -14,6 +14,7 @@
 
 #include "glue.h"
 #include "selfheal/crash.h"
+#include "shm_glue.h"  // shm_fill_crash_config (issues 4, 5)
 
 #include "ap_mpm.h"
 #include "apr_strings.h"
@@ -186,6 +187,7 @@ void child_init(apr_pool_t* pchild, server_rec* s) noexcept {
   cfg.coredump_dir = ap_coredumpdir_configured ? ap_coredump_dir : nullptr;
   cfg.phase_ranges = g_ranges;
   cfg.n_phase_ranges = resolve_phase_ranges();
+  shm_fill_crash_config(cfg);  // shared-memory counters, quarantine, fold limiter
   if (int err = crash::install(cfg)) {
     ap_log_error(APLOG_MARK, APLOG_ERR, err, s,
                  "SELFHEAL0005: cannot install the crash handlers; crashes of this child will "

@@ -5,6 +5,7 @@
 
 #include "glue.h"
 #include "config_hooks.h"  // selfheal-config (issue 3)
+#include "shm_glue.h"      // shared memory, quarantine, status (issues 4, 5)
 
 #include "http_log.h"
 
@@ -17,7 +18,8 @@ constexpr size_t kMaxCmds = 64;
 command_rec g_cmds[kMaxCmds + 1];
 
 bool join_cmds() noexcept {
-  const command_rec* parts[] = {crash_cmds(), config_cmds() /* selfheal-config */};
+  const command_rec* parts[] = {crash_cmds(), config_cmds() /* selfheal-config */,
+                                quarantine_cmds() /* shm/quarantine/status */};
   size_t n = 0;
   for (const command_rec* part : parts)
     for (; part && part->name; ++part)
@@ -37,6 +39,7 @@ void register_hooks(apr_pool_t* p) noexcept {
   ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   register_crash_hooks(p);
   register_config_hooks(p);  // selfheal-config (issue 3)
+  register_status_hooks(p);  // shared memory, quarantine, status (issues 4, 5)
 }
 
 }  // namespace
@@ -47,7 +50,7 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA selfheal_mo
     STANDARD20_MODULE_STUFF,
     nullptr,  // create per-directory config
     nullptr,  // merge per-directory config
-    nullptr,  // create per-server config
+    selfheal::glue::create_server_config,  // per-server config (shm_glue.h)
     nullptr,  // merge per-server config
     selfheal::glue::g_cmds,
     selfheal::glue::register_hooks,

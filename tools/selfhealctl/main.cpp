@@ -23,6 +23,10 @@ constexpr const char* kHelp =
     "Configuration:\n"
     "  lint [-f FILE] ...        run the config rules (text, JSON, SARIF)\n"
     "\n"
+    "Self-healing (a running httpd, through SetHandler selfheal-status):\n"
+    "  quarantine [list|lift KEY|lift --all] --url URL\n"
+    "                            list or lift quarantined request keys\n"
+    "\n"
     "Every command takes --json and --help.\n"
     "  --version                 print the version\n";
 
@@ -49,7 +53,7 @@ int main(int argc, char** argv) {
   if (cmd == "show") return selfhealctl::cmd_show(sub_argc, sub_argv);
   if (cmd == "follow") return selfhealctl::cmd_follow(sub_argc, sub_argv);
   if (cmd == "lint") return selfhealctl::cmd_lint(sub_argc, sub_argv);
-  // quarantine (issue 5) is not here yet: it falls through to "unknown command".
+  if (cmd == "quarantine") return selfhealctl::cmd_quarantine(sub_argc, sub_argv);
   std::fprintf(stderr, "selfhealctl: unknown command '%s'\n\n%s", argv[1], kHelp);
   return 2;
 }
