@@ -39,4 +39,14 @@ std::string skip_rule(std::string_view directive, std::string_view arg);
 std::string rule_threshold(std::string_view directive, std::string_view rule,
                            std::string_view name, std::string_view value, double* out);
 
+// Appended to httpd's context message ("X cannot occur within <VirtualHost> section"): where
+// the directive is allowed. The glue registers the directives RSRC_CONF|ACCESS_CONF, so inside
+// <Directory>/<Location>/<Files> it is called and can say so (httpd alone says "not allowed here").
+inline constexpr const char* kMainServerOnly =
+    "allowed only in the main server configuration, outside <VirtualHost>, <Directory>, "
+    "<Location>, <Files>, <Proxy> and <Limit>";
+inline constexpr const char* kServerOrVirtualHost =
+    "allowed in the main server configuration and inside <VirtualHost>, outside <Directory>, "
+    "<Location>, <Files>, <Proxy> and <Limit>";
+
 }  // namespace selfheal::dargs

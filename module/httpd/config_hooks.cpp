@@ -45,6 +45,15 @@ const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
   return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
 }
 
+// Where the directive is allowed, after httpd's context message (see directive_args.h).
+const char* in_context(cmd_parms* cmd, unsigned forbidden, const char* allowed) {
+  const char* err = ap_check_cmd_context(cmd, forbidden);
+  return err ? apr_pstrcat(cmd->pool, err, "; ", allowed, nullptr) : nullptr;
+}
+const char* global_only(cmd_parms* cmd) {
+  return in_context(cmd, GLOBAL_ONLY, selfheal::dargs::kMainServerOnly);
+}
+
 const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const char*> allowed) {
   try {
     return to_httpd(cmd, selfheal::dargs::one_of(cmd->cmd->name, arg, allowed));
@@ -54,17 +63,20 @@ const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const 
 }
 
 const char* set_validate(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   return one_of(cmd, arg, {"warn", "enforce", "off"});
 }
 
 const char* set_profile(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   return one_of(cmd, arg, {"safety", "hardening"});
 }
 
 const char* add_skip(cmd_parms* cmd, void*, const char* arg) noexcept {
   try {
+    if (const char* err =
+            in_context(cmd, NOT_IN_DIR_CONTEXT, selfheal::dargs::kServerOrVirtualHost))
+      return err;
     return to_httpd(cmd, selfheal::dargs::skip_rule(cmd->cmd->name, arg));
   } catch (...) {
     return "SelfHealSkip: out of memory";
@@ -74,7 +86,7 @@ const char* add_skip(cmd_parms* cmd, void*, const char* arg) noexcept {
 const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* name,
                           const char* value) noexcept {
   try {
-    if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+    if (const char* err = global_only(cmd)) return err;
     double v = 0;
     return to_httpd(cmd, selfheal::dargs::rule_threshold(cmd->cmd->name, rule, name, value, &v));
   } catch (...) {
@@ -146,7 +158,7 @@ enum class Mode { warn, enforce, off };
 Mode validate_mode(const selfheal::cfg::Model& m) {
   const int d = m.main_value("selfhealvalidate");
   if (d < 0 || m.dirs[static_cast<size_t>(d)].args.empty()) return Mode::warn;
-  const std::string& v = m.dirs[static_cast<size_t>(d)].args[0];
+  const std::string_view v = m.dirs[static_cast<size_t>(d)].args[0];
   if (selfheal::cfg::iequals(v, "enforce")) return Mode::enforce;
   if (selfheal::cfg::iequals(v, "off")) return Mode::off;
   return Mode::warn;
@@ -290,16 +302,16 @@ const command_rec* config_cmds() noexcept { return selfheal_config_cmds; }
 
 
 const command_rec selfheal_config_cmds[] = {
-    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate), nullptr, RSRC_CONF | ACCESS_CONF,
                   "warn (default: log findings at start), enforce (refuse to start on an error "
                   "finding) or off (no checks at start/restart; httpd -t still checks)"),
-    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile), nullptr, RSRC_CONF | ACCESS_CONF,
                   "safety (default) or hardening (adds the CIS-style rules)"),
-    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr, RSRC_CONF,
+    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr, RSRC_CONF | ACCESS_CONF,
                     "one or more rule ids (TLS-001) or families (TLS-*) not to report, for the "
                     "server or this virtual host"),
     AP_INIT_TAKE3("SelfHealRuleThreshold", reinterpret_cast<cmd_func>(&selfheal::glue::set_threshold), nullptr,
-                  RSRC_CONF, "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
+                  RSRC_CONF | ACCESS_CONF, "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

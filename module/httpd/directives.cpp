@@ -22,6 +22,12 @@ const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
   return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
 }
 
+// In the main server config only; the message says where it is allowed (see directive_args.h).
+const char* global_only(cmd_parms* cmd) {
+  const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+  return err ? apr_pstrcat(cmd->pool, err, "; ", dargs::kMainServerOnly, nullptr) : nullptr;
+}
+
 // "on"/"off" only (AP_INIT_FLAG would also do, but its message does not name the directive).
 const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) noexcept {
   try {
@@ -32,7 +38,7 @@ const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) noexcept {
 }
 
 const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   try {
     if (const char* err = to_httpd(cmd, dargs::crash_log_path(cmd->cmd->name, arg))) return err;
   } catch (...) {
@@ -48,7 +54,7 @@ const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
 
 // SIZE: a number of bytes with an optional K, M or G suffix, 64K..1T; or "unlimited".
 const char* set_max_size(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   try {
     uint64_t n = 0;
     if (const char* err = to_httpd(cmd, dargs::log_size(cmd->cmd->name, arg, &n))) return err;
@@ -60,12 +66,12 @@ const char* set_max_size(cmd_parms* cmd, void*, const char* arg) {
 }
 
 const char* set_redact(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   return parse_on_off(cmd, arg, &g_crash.redact);
 }
 
 const char* set_capture(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   return parse_on_off(cmd, arg, &g_crash.capture);
 }
 
@@ -76,16 +82,16 @@ void reset_crash_settings() noexcept { g_crash = CrashSettings{}; }
 
 const command_rec* crash_cmds() noexcept {
   static const command_rec cmds[] = {
-      AP_INIT_TAKE1("SelfHealCrashLog", as_cmd(set_crash_log), nullptr, RSRC_CONF,
+      AP_INIT_TAKE1("SelfHealCrashLog", as_cmd(set_crash_log), nullptr, RSRC_CONF | ACCESS_CONF,
                     "the crash log file, relative to ServerRoot (default "
                     "logs/selfheal_crash.log); opened by the parent as root"),
-      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr, RSRC_CONF,
+      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr, RSRC_CONF | ACCESS_CONF,
                     "the size at which the crash log stops growing: 64K..1T or unlimited "
                     "(default 64M); dropped records are counted"),
-      AP_INIT_TAKE1("SelfHealRedact", as_cmd(set_redact), nullptr, RSRC_CONF,
+      AP_INIT_TAKE1("SelfHealRedact", as_cmd(set_redact), nullptr, RSRC_CONF | ACCESS_CONF,
                     "On (default): never write query strings, Authorization, Proxy-Authorization, "
                     "Cookie or Set-Cookie values to the crash log; Off: write them"),
-      AP_INIT_TAKE1("SelfHealCrashCapture", as_cmd(set_capture), nullptr, RSRC_CONF,
+      AP_INIT_TAKE1("SelfHealCrashCapture", as_cmd(set_capture), nullptr, RSRC_CONF | ACCESS_CONF,
                     "On (default): record fatal signals in workers; Off: install no handler"),
       {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};  // no braces: clang -Wbraced-scalar-init
   return cmds;
