@@ -23,6 +23,9 @@ MODULES = Path(os.environ.get("SELFHEAL_HTTPD_MODULES", "/usr/lib/apache2/module
 BUILD = Path(os.environ.get("SELFHEAL_BUILD_DIR", Path(__file__).resolve().parents[2] / "build"))
 SOURCE = Path(os.environ.get("SELFHEAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 RUN_USER = "www-data"
+# Sanitized runs (scripts/test-hardening): the ASan runtime httpd must load before a sanitized
+# mod_selfheal.so, given to every httpd this harness starts as LD_PRELOAD.
+HTTPD_PRELOAD = os.environ.get("SELFHEAL_HTTPD_PRELOAD", "")
 
 # Error-log lines that are expected when workers crash on purpose. Anything else at
 # [error]/[warn]/[crit]/[alert]/[emerg] fails the test (see Server.unexpected_log_lines).
@@ -117,6 +120,8 @@ class Server:
         lines.append(extra)
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc_env = dict(os.environ, LANG="C")
+        if HTTPD_PRELOAD:
+            self.proc_env["LD_PRELOAD"] = HTTPD_PRELOAD
 
     @staticmethod
     def default_mpm_conf(mpm):
