@@ -2,50 +2,133 @@
 #include "core/config_model.h"
 
 #include <algorithm>
-#include <cctype>
+#include <cstdlib>
+#include <cstring>
 
 namespace selfheal::cfg {
+namespace {
+
+// isspace() in the "C" locale, without the call.
+inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+inline char lower(char c) {
+  return static_cast<char>(c + 32 * (static_cast<unsigned char>(c - 'A') < 26));
+}
+inline bool has_upper(std::string_view s) {
+  for (char c : s)
+    if (c >= 'A' && c <= 'Z') return true;
+  return false;
+}
+
+// The word splitter behind split_args() and Model::add(): calls
+// emit(region, quote, escaped) for each word, where region is the word's text in raw
+// (without quotes) and escaped says whether it contains backslash escapes to remove.
+template <class Emit>
+void tokenize(std::string_view raw, Emit&& emit) {
+  size_t i = 0;
+  const size_t n = raw.size();
+  while (true) {
+    while (i < n && is_space(raw[i])) ++i;
+    if (i >= n) break;
+    const char q = raw[i];
+    if (q == '"' || q == '\'') {
+      const size_t start = ++i;
+      bool escaped = false;
+      while (i < n && raw[i] != q) {
+        if (raw[i] == '\\' && i + 1 < n && (raw[i + 1] == q || raw[i + 1] == '\\')) {
+          escaped = true;
+          i += 2;
+        } else {
+          ++i;
+        }
+      }
+      emit(raw.substr(start, i - start), q, escaped, raw);
+      if (i < n) ++i;  // closing quote
+    } else {
+      const size_t start = i;
+      while (i < n && !is_space(raw[i])) ++i;
+      emit(raw.substr(start, i - start), '\0', false, raw);
+    }
+  }
+}
+
+// The text of an escaped quoted word (pairs exactly as tokenize() scanned them).
+template <class Out>
+void unescape(std::string_view region, char q, Out&& put) {
+  for (size_t j = 0; j < region.size();) {
+    // region is followed by the closing quote (or the end): the scan never paired
+    // a backslash with a character outside the region, so j + 1 stays inside it.
+    if (region[j] == '\\' && j + 1 < region.size() &&
+        (region[j + 1] == q || region[j + 1] == '\\')) {
+      put(region[j + 1]);
+      j += 2;
+    } else {
+      put(region[j++]);
+    }
+  }
+}
+
+}  // namespace
+
+// ---- Arena -----------------------------------------------------------------------
+
+void* Arena::alloc(size_t bytes, size_t align) {
+  auto pad_for = [&](const char* p) {
+    return (align - reinterpret_cast<uintptr_t>(p) % align) % align;
+  };
+  size_t pad = pad_for(cur_);
+  if (!cur_ || pad + bytes > left_) {
+    size_t size = size_t{64} << 10 << std::min<size_t>(chunks_.size(), 4);  // 64 KB .. 1 MB
+    size = std::max(size, bytes + align);
+    chunks_.emplace_back(new char[size]);
+    cur_ = chunks_.back().get();
+    left_ = size;
+    pad = pad_for(cur_);
+  }
+  char* p = cur_ + pad;
+  cur_ = p + bytes;
+  left_ -= pad + bytes;
+  return p;
+}
+
+std::string_view Arena::copy(std::string_view s) {
+  if (s.empty()) return {};
+  char* p = static_cast<char*>(alloc(s.size(), 1));
+  std::memcpy(p, s.data(), s.size());
+  return {p, s.size()};
+}
+
+// ---- helpers ---------------------------------------------------------------------
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) c = lower(c);
   return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (lower(a[i]) != lower(b[i])) return false;
   return true;
 }
 
 std::vector<std::string> split_args(std::string_view raw, std::vector<bool>* quoted) {
   std::vector<std::string> out;
-  size_t i = 0;
-  const size_t n = raw.size();
-  while (true) {
-    while (i < n && std::isspace(static_cast<unsigned char>(raw[i]))) ++i;
-    if (i >= n) break;
-    std::string word;
-    const char q = raw[i];
-    if (q == '"' || q == '\'') {
-      ++i;
-      while (i < n && raw[i] != q) {
-        if (raw[i] == '\\' && i + 1 < n && (raw[i + 1] == q || raw[i + 1] == '\\')) ++i;
-        word += raw[i++];
-      }
-      if (i < n) ++i;  // closing quote
-      if (quoted) quoted->push_back(true);
+  tokenize(raw, [&](std::string_view w, char q, bool escaped, std::string_view) {
+    if (escaped) {
+      std::string s;
+      s.reserve(w.size());
+      unescape(w, q, [&](char c) { s += c; });
+      out.push_back(std::move(s));
     } else {
-      while (i < n && !std::isspace(static_cast<unsigned char>(raw[i]))) word += raw[i++];
-      if (quoted) quoted->push_back(false);
+      out.emplace_back(w);
     }
-    out.push_back(std::move(word));
-  }
+    if (quoted) quoted->push_back(q != '\0');
+  });
   return out;
 }
+
+// ---- tree ------------------------------------------------------------------------
 
 int Model::intern_file(std::string_view path) {
   for (size_t i = files.size(); i-- > 0;)  // usually the last one
@@ -54,31 +137,121 @@ int Model::intern_file(std::string_view path) {
   return static_cast<int>(files.size() - 1);
 }
 
+std::string_view Model::lower_view(std::string_view s) {
+  if (!has_upper(s)) return s;
+  char* p = arena_.array<char>(s.size());
+  for (size_t i = 0; i < s.size(); ++i) p[i] = lower(s[i]);
+  return {p, s.size()};
+}
+
+// Lower-cases `name` into buf (when it fits) while hashing it.
+inline uint32_t lower_hash(std::string_view name, char* buf, size_t cap) {
+  uint32_t h = 2166136261u;
+  const bool fits = name.size() <= cap;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = lower(name[i]);
+    if (fits) buf[i] = c;
+    h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  }
+  return h;
+}
+
+int Model::lookup_name(std::string_view name, uint32_t h, const char* lowered) const {
+  if (name_slots_.empty()) return -1;
+  const size_t mask = name_slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const NameSlot& slot = name_slots_[i];
+    if (!slot.id) return -1;
+    if (slot.hash != h) continue;
+    const std::string_view known = names_[slot.id - 1];
+    if (known.size() == name.size() &&
+        (lowered ? std::memcmp(known.data(), lowered, name.size()) == 0 : iequals(known, name)))
+      return static_cast<int>(slot.id - 1);
+  }
+}
+
+int Model::find_name(std::string_view name) const {
+  char buf[64];
+  const uint32_t h = lower_hash(name, buf, sizeof buf);
+  return lookup_name(name, h, name.size() <= sizeof buf ? buf : nullptr);
+}
+
+int Model::name_id(std::string_view lname) const { return find_name(lname); }
+
+int Model::intern_name(std::string_view name) {
+  char buf[64];
+  const uint32_t h = lower_hash(name, buf, sizeof buf);
+  if (const int id = lookup_name(name, h, name.size() <= sizeof buf ? buf : nullptr); id >= 0)
+    return id;
+  if ((names_.size() + 1) * 2 > name_slots_.size()) {  // keep the load under 1/2
+    std::vector<NameSlot> slots(std::max<size_t>(64, name_slots_.size() * 2));
+    const size_t mask = slots.size() - 1;
+    for (const NameSlot& old : name_slots_) {
+      if (!old.id) continue;
+      size_t i = old.hash & mask;
+      while (slots[i].id) i = (i + 1) & mask;
+      slots[i] = old;
+    }
+    name_slots_ = std::move(slots);
+  }
+  // `name` is stable (pool or arena memory): keep it when it is already lower case.
+  names_.push_back(lower_view(name));
+  by_name_.emplace_back();
+  const size_t mask = name_slots_.size() - 1;
+  size_t i = h & mask;
+  while (name_slots_[i].id) i = (i + 1) & mask;
+  name_slots_[i] = {h, static_cast<uint32_t>(names_.size())};
+  return static_cast<int>(names_.size() - 1);
+}
+
 int Model::add(std::string_view name, std::string_view args, int file, int line, int parent) {
+  return add_impl(name, args, file, line, parent, true);
+}
+
+int Model::add_borrowed(std::string_view name, std::string_view args, int file, int line,
+                        int parent) {
+  return add_impl(name, args, file, line, parent, false);
+}
+
+int Model::add_impl(std::string_view name, std::string_view args, int file, int line, int parent,
+                    bool copy) {
   Directive d;
-  d.name = std::string(name);
+  d.name = copy ? arena_.copy(name) : name;
   d.section = !name.empty() && name.front() == '<';
-  d.lname = to_lower(d.section ? name.substr(1) : name);
+  d.name_id = intern_name(d.section ? d.name.substr(1) : d.name);
+  d.lname = names_[static_cast<size_t>(d.name_id)];
   std::string_view a = args;
-  while (!a.empty() && std::isspace(static_cast<unsigned char>(a.back()))) a.remove_suffix(1);
+  while (!a.empty() && is_space(a.back())) a.remove_suffix(1);
   if (d.section && !a.empty() && a.back() == '>') a.remove_suffix(1);
-  d.raw_args = std::string(a);
-  d.args = split_args(d.raw_args);
+  d.raw_args = copy ? arena_.copy(a) : a;
+  scratch_.clear();
+  tokenize(d.raw_args, [&](std::string_view w, char q, bool escaped, std::string_view) {
+    if (!escaped) {
+      scratch_.push_back(w);
+      return;
+    }
+    char* p = arena_.array<char>(w.size());
+    size_t k = 0;
+    unescape(w, q, [&](char c) { p[k++] = c; });
+    scratch_.emplace_back(p, k);
+  });
+  std::string_view* words = arena_.array<std::string_view>(scratch_.size());
+  std::copy(scratch_.begin(), scratch_.end(), words);
+  d.args = {words, scratch_.size()};
   d.file = file;
   d.line = line;
   d.parent = parent;
-  dirs.push_back(std::move(d));
+  dirs.push_back(d);
   const int idx = static_cast<int>(dirs.size() - 1);
-  if (parent < 0)
-    roots.push_back(idx);
-  else
-    dirs[static_cast<size_t>(parent)].children.push_back(idx);
+  if (parent < 0) roots.push_back(idx);
   return idx;
 }
 
 namespace {
 
-Address parse_address(std::string_view s) {
+// Splits "host:port" / "[v6]:port"; lower_of(ctx, host) gives the stored host.
+Address parse_address(std::string_view s, std::string_view (*lower_of)(void*, std::string_view),
+                      void* ctx) {
   Address a;
   std::string_view host = s;
   std::string_view port;
@@ -95,84 +268,106 @@ Address parse_address(std::string_view s) {
       port = s.substr(colon + 1);
     }
   }
-  a.host = to_lower(host);
+  a.host = lower_of(ctx, host);
   if (!port.empty() && port != "*") a.port = std::atoi(std::string(port).c_str());
   return a;
-}
-
-Listen parse_listen(const Directive& d) {
-  Listen l;
-  if (d.args.empty()) return l;
-  const std::string& s = d.args[0];
-  const bool all_digits =
-      !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (all_digits) {
-    l.port = std::atoi(s.c_str());
-  } else {
-    Address a = parse_address(s);
-    l.host = a.host;
-    l.port = a.port;
-  }
-  if (d.args.size() > 1) l.protocol = to_lower(d.args[1]);
-  return l;
 }
 
 }  // namespace
 
 void Model::finalize() {
-  by_name_.clear();
+  const size_t n = dirs.size();
   vhosts.clear();
   listens.clear();
+  for (auto& list : by_name_) list.clear();
+  auto lower_of = [](void* self, std::string_view s) {
+    return static_cast<Model*>(self)->lower_view(s);
+  };
+
+  // Children: a counting sort of the directives by parent (document order kept).
+  std::vector<int> start(n + 1, 0);
+  for (size_t i = 0; i < n; ++i)
+    if (const int p = dirs[i].parent; p >= 0) ++start[static_cast<size_t>(p) + 1];
+  for (size_t i = 0; i < n; ++i) start[i + 1] += start[i];
+  child_ids_.assign(static_cast<size_t>(start[n]), 0);
+  {
+    std::vector<int> fill(start.begin(), start.end() - 1);
+    for (size_t i = 0; i < n; ++i)
+      if (const int p = dirs[i].parent; p >= 0)
+        child_ids_[static_cast<size_t>(fill[static_cast<size_t>(p)]++)] = static_cast<int>(i);
+  }
+  for (size_t i = 0; i < n; ++i)
+    dirs[i].children = std::span<const int>(child_ids_.data() + start[i],
+                                            static_cast<size_t>(start[i + 1] - start[i]));
+
   // Pre-order walk so that vhost membership flows from parents to children.
   std::vector<int> stack(roots.rbegin(), roots.rend());
   while (!stack.empty()) {
     const int i = stack.back();
     stack.pop_back();
     Directive& d = dirs[static_cast<size_t>(i)];
-    by_name_[d.lname].push_back(i);
+    by_name_[static_cast<size_t>(d.name_id)].push_back(i);
     d.vhost = d.parent >= 0 ? dirs[static_cast<size_t>(d.parent)].vhost : -1;
     if (d.section && d.lname == "virtualhost") {
       VHost v;
       v.dir = i;
-      for (const std::string& a : d.args) v.addrs.push_back(parse_address(a));
-      vhosts.push_back(std::move(v));
+      Address* addrs = arena_.array<Address>(d.args.size());
+      for (size_t k = 0; k < d.args.size(); ++k) addrs[k] = parse_address(d.args[k], lower_of, this);
+      v.addrs = {addrs, d.args.size()};
+      vhosts.push_back(v);
       d.vhost = static_cast<int>(vhosts.size() - 1);
     }
     for (auto it = d.children.rbegin(); it != d.children.rend(); ++it) stack.push_back(*it);
   }
-  // Order of by_name_ lists is document order: pre-order gives that.
-  server_values_.assign(vhosts.size() + 1, {});
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    const int d = static_cast<int>(i);
-    if (!dirs[i].section && server_level(d))  // dirs are in document order: last wins
-      server_values_[static_cast<size_t>(dirs[i].vhost + 1)][dirs[i].lname] = d + 1;
-  }
+  // Main-server values: dirs are in document order, so the last one wins.
+  main_last_.assign(names_.size(), -1);
+  for (size_t i = 0; i < n; ++i)
+    if (!dirs[i].section && dirs[i].parent < 0)
+      main_last_[static_cast<size_t>(dirs[i].name_id)] = static_cast<int>(i);
   for (VHost& v : vhosts) {
+    size_t n_alias = 0;
+    for (int c : dirs[static_cast<size_t>(v.dir)].children)
+      if (dirs[static_cast<size_t>(c)].lname == "serveralias")
+        n_alias += dirs[static_cast<size_t>(c)].args.size();
+    auto* aliases = arena_.array<std::pair<std::string_view, int>>(n_alias);
+    size_t k = 0;
     for (int c : dirs[static_cast<size_t>(v.dir)].children) {
       const Directive& d = dirs[static_cast<size_t>(c)];
       if (d.lname == "servername" && !d.args.empty()) {
-        std::string n = d.args[0];
-        if (const size_t p = n.find("://"); p != std::string::npos) n = n.substr(p + 3);
-        if (!n.empty() && n.front() != '[') {
-          if (const size_t colon = n.find(':'); colon != std::string::npos) n.resize(colon);
+        std::string_view name = d.args[0];
+        if (const size_t p = name.find("://"); p != std::string_view::npos)
+          name = name.substr(p + 3);
+        if (!name.empty() && name.front() != '[') {
+          if (const size_t colon = name.find(':'); colon != std::string_view::npos)
+            name = name.substr(0, colon);
         }
-        v.server_name = to_lower(n);
+        v.server_name = lower_view(name);
         v.server_name_dir = c;
       } else if (d.lname == "serveralias") {
-        for (const std::string& a : d.args) v.aliases.emplace_back(to_lower(a), c);
+        for (std::string_view a : d.args) aliases[k++] = {lower_view(a), c};
       }
     }
-    std::string addrs;
-    for (const std::string& a : dirs[static_cast<size_t>(v.dir)].args) {
-      if (!addrs.empty()) addrs += ' ';
-      addrs += a;
-    }
-    v.label = v.server_name.empty() ? addrs : v.server_name + " (" + addrs + ")";
+    v.aliases = {aliases, n_alias};
   }
   for (int i : all("listen")) {
-    Listen l = parse_listen(dirs[static_cast<size_t>(i)]);
+    const Directive& d = dirs[static_cast<size_t>(i)];
+    Listen l;
     l.dir = i;
-    listens.push_back(std::move(l));
+    if (!d.args.empty()) {
+      const std::string_view s = d.args[0];
+      const bool all_digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+      if (all_digits) {
+        l.port = std::atoi(std::string(s).c_str());
+      } else {
+        const Address a = parse_address(s, lower_of, this);
+        l.host = a.host;
+        l.port = a.port;
+      }
+      if (d.args.size() > 1) l.protocol = lower_view(d.args[1]);
+    }
+    listens.push_back(l);
   }
   mpm_ = mpm;
   if (mpm_.empty()) {
@@ -183,9 +378,9 @@ void Model::finalize() {
 }
 
 const std::vector<int>& Model::all(std::string_view lname) const {
-  static const std::vector<int> kEmpty;
-  auto it = by_name_.find(std::string(lname));
-  return it == by_name_.end() ? kEmpty : it->second;
+  static const std::vector<int>* const kEmpty = new std::vector<int>;
+  const int id = find_name(lname);
+  return id < 0 ? *kEmpty : by_name_[static_cast<size_t>(id)];
 }
 
 bool Model::has_module(std::string_view short_name) const {
@@ -200,9 +395,9 @@ bool Model::has_module(std::string_view short_name) const {
 bool Model::threaded_mpm() const { return mpm_ == "event" || mpm_ == "worker"; }
 
 const std::string& Model::file_of(int d) const {
-  static const std::string kNone;
+  static const std::string* const kNone = new std::string;
   const int f = dirs[static_cast<size_t>(d)].file;
-  return f >= 0 && static_cast<size_t>(f) < files.size() ? files[static_cast<size_t>(f)] : kNone;
+  return f >= 0 && static_cast<size_t>(f) < files.size() ? files[static_cast<size_t>(f)] : *kNone;
 }
 
 bool Model::server_level(int d) const {
@@ -211,29 +406,47 @@ bool Model::server_level(int d) const {
 }
 
 int Model::server_value(std::string_view lname, int v) const {
-  if (server_values_.empty()) return -1;  // not finalized
-  const std::string key(lname);
-  if (v >= 0 && static_cast<size_t>(v) + 1 < server_values_.size()) {
-    auto it = server_values_[static_cast<size_t>(v) + 1].find(key);
-    if (it != server_values_[static_cast<size_t>(v) + 1].end()) return it->second - 1;
+  if (main_last_.empty()) return -1;  // not finalized
+  const int id = find_name(lname);
+  if (id < 0) return -1;
+  if (v >= 0 && static_cast<size_t>(v) < vhosts.size()) {
+    const auto& ch = dirs[static_cast<size_t>(vhosts[static_cast<size_t>(v)].dir)].children;
+    for (auto it = ch.rbegin(); it != ch.rend(); ++it) {
+      const Directive& d = dirs[static_cast<size_t>(*it)];
+      if (d.name_id == id && !d.section) return *it;
+    }
   }
-  auto it = server_values_[0].find(key);
-  return it == server_values_[0].end() ? -1 : it->second - 1;
+  return static_cast<size_t>(id) < main_last_.size() ? main_last_[static_cast<size_t>(id)] : -1;
+}
+
+std::vector<int> Model::own_server_level(std::string_view lname, int v) const {
+  std::vector<int> out;
+  const int id = find_name(lname);
+  if (id < 0) return out;
+  if (v < 0) {
+    for (int i : by_name_[static_cast<size_t>(id)])
+      if (dirs[static_cast<size_t>(i)].parent < 0) out.push_back(i);
+  } else if (static_cast<size_t>(v) < vhosts.size()) {
+    for (int c : dirs[static_cast<size_t>(vhosts[static_cast<size_t>(v)].dir)].children)
+      if (dirs[static_cast<size_t>(c)].name_id == id) out.push_back(c);
+  }
+  return out;
 }
 
 std::string Model::resolve(std::string_view path) const {
   if (path.empty() || path.front() == '/') return std::string(path);
   std::string root = server_root;
   if (!root.empty() && root.back() != '/') root += '/';
-  return root + std::string(path);
+  root += path;
+  return root;
 }
 
 std::string Model::effective_pid_file() const {
   if (!pid_file.empty()) return pid_file;
   const int d = main_value("pidfile");
   if (d < 0 || dirs[static_cast<size_t>(d)].args.empty()) return {};
-  const std::string& p = dirs[static_cast<size_t>(d)].args[0];
-  if (!p.empty() && p.front() == '/') return p;
+  const std::string_view p = dirs[static_cast<size_t>(d)].args[0];
+  if (!p.empty() && p.front() == '/') return std::string(p);
   std::string rt = runtime_dir;
   if (rt.empty()) {
     const int r = main_value("defaultruntimedir");
@@ -242,7 +455,8 @@ std::string Model::effective_pid_file() const {
              : server_root;
   }
   if (!rt.empty() && rt.back() != '/') rt += '/';
-  return rt + p;
+  rt += p;
+  return rt;
 }
 
 std::string Model::effective_coredump_dir() const {
@@ -254,7 +468,18 @@ std::string Model::effective_coredump_dir() const {
 
 std::string Model::vhost_label(int v) const {
   if (v < 0 || static_cast<size_t>(v) >= vhosts.size()) return {};
-  return vhosts[static_cast<size_t>(v)].label;
+  const VHost& vh = vhosts[static_cast<size_t>(v)];
+  std::string addrs;
+  for (std::string_view a : dirs[static_cast<size_t>(vh.dir)].args) {
+    if (!addrs.empty()) addrs += ' ';
+    addrs += a;
+  }
+  if (vh.server_name.empty()) return addrs;
+  std::string label(vh.server_name);
+  label += " (";
+  label += addrs;
+  label += ')';
+  return label;
 }
 
 void append_config_text(Model& m, std::string_view text, std::string_view file) {
@@ -281,11 +506,11 @@ void append_config_text(Model& m, std::string_view text, std::string_view file) 
     }
     logical.append(line);
     std::string_view l = logical;
-    while (!l.empty() && std::isspace(static_cast<unsigned char>(l.front()))) l.remove_prefix(1);
-    while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.remove_suffix(1);
+    while (!l.empty() && is_space(l.front())) l.remove_prefix(1);
+    while (!l.empty() && is_space(l.back())) l.remove_suffix(1);
     if (!l.empty() && l.front() != '#') {
       size_t sp = 0;
-      while (sp < l.size() && !std::isspace(static_cast<unsigned char>(l[sp]))) ++sp;
+      while (sp < l.size() && !is_space(l[sp])) ++sp;
       std::string_view name = l.substr(0, sp);
       std::string_view args = sp < l.size() ? l.substr(sp + 1) : std::string_view{};
       if (name.size() > 1 && name[0] == '<' && name[1] == '/') {

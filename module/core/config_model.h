@@ -4,57 +4,94 @@
 // running server's globals; unit tests fill it from text with parse_config_text().
 // Everything derivable from the directive tree (vhosts, names, addresses) is
 // derived here by finalize(), so both sources give the same model.
+//
+// Storage: 10,000 vhosts are ~80,000 directives, and the model is built at every
+// `httpd -t`, start and restart. So a directive holds views, not copies: its
+// name and arguments point into httpd's pool memory (add_borrowed(), the glue) or
+// into the model's own arena (add(), text), its split arguments and children are
+// spans into flat storage, and its lower-case name is interned once per distinct
+// name. A Model is movable (the views stay valid), not copyable.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <type_traits>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace selfheal::cfg {
+
+// A monotonic arena for the model's strings and small arrays (never freed piecemeal).
+class Arena {
+ public:
+  Arena() = default;
+  Arena(Arena&&) noexcept = default;
+  Arena& operator=(Arena&&) noexcept = default;
+  void* alloc(size_t bytes, size_t align);
+  std::string_view copy(std::string_view s);
+  template <class T>
+  T* array(size_t n) {
+    static_assert(std::is_trivially_destructible_v<T>);
+    return n ? static_cast<T*>(alloc(n * sizeof(T), alignof(T))) : nullptr;
+  }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* cur_ = nullptr;
+  size_t left_ = 0;
+};
 
 // One node of the configuration tree. Sections (<Directory ...>) keep their
 // name without '<' in `lname` and have section == true; the closing tag is not
 // stored (as in ap_conftree).
 struct Directive {
-  std::string name;      // as written, e.g. "DocumentRoot" or "<VirtualHost"
-  std::string lname;     // lower case, without '<': "documentroot", "virtualhost"
-  bool section = false;
-  std::string raw_args;  // argument text as httpd stored it (section: without '>')
-  std::vector<std::string> args;  // raw_args split like ap_getword_conf()
+  std::string_view name;      // as written, e.g. "DocumentRoot" or "<VirtualHost"
+  std::string_view lname;     // lower case, without '<': "documentroot", "virtualhost"
+  std::string_view raw_args;  // argument text as httpd stored it (section: without '>')
+  std::span<const std::string_view> args;  // raw_args split like ap_getword_conf()
+  std::span<const int> children;           // set by finalize(), document order
+  int name_id = -1;      // interned lname (Model::name_id())
   int file = -1;         // index into Model::files
   int line = 0;
   int parent = -1;       // index into Model::dirs, -1 for top level
-  std::vector<int> children;
   int vhost = -1;        // index into Model::vhosts, -1 = main server
+  bool section = false;
 };
 
 struct Address {
-  std::string host;  // "*", "_default_", "127.0.0.1", "::1", "www.example.com"
-  int port = 0;      // 0 = any port ("*" or omitted)
+  std::string_view host;  // "*", "_default_", "127.0.0.1", "::1", "www.example.com"
+  int port = 0;           // 0 = any port ("*" or omitted)
   bool wildcard() const { return host == "*" || host == "_default_"; }
 };
 
 struct VHost {
   int dir = -1;  // the <VirtualHost> directive
-  std::vector<Address> addrs;
-  std::string server_name;  // explicit ServerName (host part), empty if none
+  std::span<const Address> addrs;
+  std::string_view server_name;  // explicit ServerName (host part), empty if none
   int server_name_dir = -1;
-  std::vector<std::pair<std::string, int>> aliases;  // ServerAlias name, directive
-  std::string label;        // for findings: "www.example.com (*:443)"
+  std::span<const std::pair<std::string_view, int>> aliases;  // ServerAlias name, directive
 };
 
 struct Listen {
-  std::string host;  // empty = all addresses
+  std::string_view host;  // empty = all addresses
   int port = 0;
-  std::string protocol;  // "http", "https" or empty (defaulted by port)
+  std::string_view protocol;  // "http", "https" or empty (defaulted by port)
   int dir = -1;
 };
 
 class Model {
  public:
+  Model() = default;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+  Model(const Model&) = delete;  // views point into this model's arena
+  Model& operator=(const Model&) = delete;
+
   // ---- filled by the caller ------------------------------------------------
   std::vector<std::string> modules;  // module source names, e.g. "mod_ssl.c", "event.c"
   std::string mpm;                   // "event", "worker", "prefork" ("" = derive from modules)
@@ -74,11 +111,16 @@ class Model {
   std::vector<int> roots;
 
   int intern_file(std::string_view path);
-  // Adds a directive under `parent` (-1 = top level). A name starting with '<'
-  // is a section; a trailing '>' in its args is dropped. Returns its index.
+  // Adds a directive under `parent` (-1 = top level, else an earlier directive). A
+  // name starting with '<' is a section; a trailing '>' in its args is dropped.
+  // Returns its index. add() copies name and args into the model.
   int add(std::string_view name, std::string_view args, int file, int line, int parent = -1);
+  // Same, but keeps views of name and args: they must outlive the model (httpd's
+  // ap_directive_t strings live in the configuration pool).
+  int add_borrowed(std::string_view name, std::string_view args, int file, int line,
+                   int parent = -1);
 
-  // Computes vhosts, listens, indices. Call once after the tree is complete.
+  // Computes children, vhosts, listens, indices. Call after the tree is complete.
   void finalize();
 
   // ---- derived ---------------------------------------------------------------
@@ -86,6 +128,7 @@ class Model {
   std::vector<Listen> listens;
 
   const std::vector<int>& all(std::string_view lname) const;  // every directive with that name
+  int name_id(std::string_view lname) const;                    // -1 = no such directive
   bool has_module(std::string_view short_name) const;  // "ssl" matches mod_ssl.c / ssl_module
   bool threaded_mpm() const;
   const std::string& effective_mpm() const { return mpm_; }
@@ -100,18 +143,35 @@ class Model {
   int server_value(std::string_view lname, int v) const;
   // Main-server-level directive (last one), -1 if none.
   int main_value(std::string_view lname) const { return server_value(lname, -1); }
+  // Server-level directives `lname` of vhost v only (v = -1: the main server's), in order.
+  std::vector<int> own_server_level(std::string_view lname, int v) const;
   // Absolute path, relative ones resolved against server_root (as ap_server_root_relative).
   std::string resolve(std::string_view path) const;
   // PidFile / DefaultRuntimeDir / CoreDumpDirectory resolved (glue values win).
   std::string effective_pid_file() const;
   std::string effective_coredump_dir() const;  // empty = not configured
-  // "<VirtualHost *:80> www.example.com" label or "" for the main server.
+  // "www.example.com (*:443)" label or "" for the main server.
   std::string vhost_label(int v) const;
 
  private:
-  std::unordered_map<std::string, std::vector<int>> by_name_;
-  // Last server-level directive per name: [0] main server, [v + 1] vhost v.
-  std::vector<std::unordered_map<std::string, int>> server_values_;
+  int add_impl(std::string_view name, std::string_view args, int file, int line, int parent,
+               bool copy);
+  int intern_name(std::string_view name);  // case-insensitive; returns the id
+  int find_name(std::string_view name) const;
+  int lookup_name(std::string_view name, uint32_t hash, const char* lowered) const;
+  std::string_view lower_view(std::string_view s);  // s itself when already lower case
+
+  Arena arena_;
+  std::vector<std::string_view> names_;          // id -> lower-case name
+  struct NameSlot {
+    uint32_t hash = 0;
+    uint32_t id = 0;  // id + 1, 0 = empty
+  };
+  std::vector<NameSlot> name_slots_;             // open addressing on lower-case FNV-1a
+  std::vector<std::vector<int>> by_name_;        // id -> directives, document order
+  std::vector<int> main_last_;                   // id -> last main-server-level directive
+  std::vector<int> child_ids_;                   // storage of Directive::children
+  std::vector<std::string_view> scratch_;        // split_args scratch
   std::string mpm_;
 };
 

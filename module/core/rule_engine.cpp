@@ -91,8 +91,8 @@ Settings settings_from_model(const Model& m) {
   for (int d : m.all("selfhealskip")) {
     const Directive& x = m.dirs[static_cast<size_t>(d)];
     auto& set = x.vhost < 0 ? s.skip : s.vhost_skip[x.vhost];
-    for (const std::string& a : x.args) {
-      std::string id = a;
+    for (std::string_view a : x.args) {
+      std::string id(a);
       for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       set.insert(id);
     }
@@ -103,7 +103,7 @@ Settings settings_from_model(const Model& m) {
     const Rule* r = find_rule(x.args[0]);
     if (!r) continue;
     s.thresholds[std::string(r->id) + ":" + to_lower(x.args[1])] =
-        std::strtod(x.args[2].c_str(), nullptr);
+        std::strtod(std::string(x.args[2]).c_str(), nullptr);
   }
   return s;
 }
@@ -119,10 +119,9 @@ double Context::threshold(std::string_view name) const {
   return 0;
 }
 
-const std::string& Context::arg(int d, size_t i) const {
-  static const std::string* const kEmpty = new std::string;
+std::string_view Context::arg(int d, size_t i) const {
   const auto& a = m.dirs[static_cast<size_t>(d)].args;
-  return i < a.size() ? a[i] : *kEmpty;
+  return i < a.size() ? a[i] : std::string_view{};
 }
 
 bool Context::suppressed(int vhost) const {

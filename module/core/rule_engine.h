@@ -3,7 +3,9 @@
 // access, sockets, clock, limits) behind an interface so tests can fake it.
 #pragma once
 
+#include <array>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -85,14 +87,28 @@ class SystemEnvironment : public Environment {
   std::optional<std::string> find_in_path(const std::string& program) override;
 
  private:
-  std::optional<bool> by_mode(const std::string& path, int mode);
+  // Hash/equality that look up std::string keys by std::string_view (no copies).
+  struct SvHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  template <class V>
+  using Cache = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
+  // Run-user answers per path, by access() mode 0..7: -2 not asked, -1 unknown, 0/1.
+  using UserAnswers = std::array<signed char, 8>;
+
+  const FileInfo& stat_ref(std::string_view path);
+  std::optional<bool> by_mode(std::string_view path, int mode);
+  signed char search_verdict(std::string_view dir);
+  UserAnswers& user_slot(std::string_view path);
   std::string user_;
   long uid_, gid_;
-  std::unordered_map<std::string, FileInfo> stat_cache_;
-  std::unordered_map<std::string, bool> ro_cache_;
-  std::unordered_map<std::string, bool> access_cache_;
-  std::unordered_map<std::string, std::optional<bool>> user_cache_;
-  std::unordered_map<std::string, std::optional<std::string>> file_cache_;
+  Cache<FileInfo> stat_cache_;
+  Cache<bool> ro_cache_;
+  Cache<bool> access_cache_;  // key: path '\0' mode
+  Cache<UserAnswers> user_cache_;
+  Cache<signed char> search_cache_;  // search_verdict() per directory
+  Cache<std::optional<std::string>> file_cache_;
 };
 
 // ---- rules -------------------------------------------------------------------
@@ -168,7 +184,7 @@ class Context {
 
   // Helpers shared by the rules.
   const Directive& dir(int d) const { return m.dirs[static_cast<size_t>(d)]; }
-  const std::string& arg(int d, size_t i) const;  // "" when absent
+  std::string_view arg(int d, size_t i) const;  // "" when absent
 
   const Rule* rule = nullptr;
   std::vector<Finding> findings;

@@ -16,7 +16,7 @@ bool is_location(const Model& m, int d) {
 }
 
 // Alias/ScriptAlias target (index 1, or 0 in the one-argument <Location> form).
-std::string alias_target(const Model& m, int d) {
+std::string_view alias_target(const Model& m, int d) {
   const auto& a = m.dirs[static_cast<size_t>(d)].args;
   if (a.size() >= 2) return a[1];
   if (a.size() == 1 && is_location(m, d)) return a[0];
@@ -25,7 +25,7 @@ std::string alias_target(const Model& m, int d) {
 
 void doc001(Context& c) {
   for (int d : c.m.all("documentroot")) {
-    const std::string raw = c.arg(d, 0);
+    const std::string_view raw = c.arg(d, 0);
     if (raw.empty() || util::dynamic_path(raw)) continue;
     const std::string path = c.m.resolve(raw);
     const FileInfo fi = c.env.stat(path);
@@ -52,12 +52,12 @@ void doc002(Context& c) {
                std::nullopt, "give the run user read (and search) permission on the path and its parents");
   };
   for (int d : c.m.all("documentroot")) {
-    const std::string raw = c.arg(d, 0);
+    const std::string_view raw = c.arg(d, 0);
     if (!raw.empty() && !util::dynamic_path(raw)) check(d, c.m.resolve(raw), "DocumentRoot");
   }
   for (const char* n : {"alias", "scriptalias"})
     for (int d : c.m.all(n)) {
-      const std::string t = alias_target(c.m, d);
+      const std::string_view t = alias_target(c.m, d);
       if (!t.empty() && !util::dynamic_path(t)) check(d, c.m.resolve(t), "Alias target");
     }
 }
@@ -65,7 +65,7 @@ void doc002(Context& c) {
 void map001(Context& c) {
   for (const char* n : {"alias", "scriptalias"})
     for (int d : c.m.all(n)) {
-      const std::string t = alias_target(c.m, d);
+      const std::string_view t = alias_target(c.m, d);
       if (t.empty() || util::dynamic_path(t)) continue;
       const std::string path = c.m.resolve(t);
       if (!c.env.stat(path).exists)
@@ -75,18 +75,18 @@ void map001(Context& c) {
 }
 
 // The backend URL of a proxy directive and the module its scheme needs.
-std::string proxy_url(const Model& m, int d) {
+std::string_view proxy_url(const Model& m, int d) {
   const Directive& x = m.dirs[static_cast<size_t>(d)];
   for (size_t i = 0; i < x.args.size(); ++i) {
-    const std::string& a = x.args[i];
+    const std::string_view a = x.args[i];
     const size_t eq = a.find('='), sep = a.find("://");
     if (util::starts_with_i(a, "unix:")) return a;
-    if (sep != std::string::npos && (eq == std::string::npos || eq > sep)) return a;
+    if (sep != std::string_view::npos && (eq == std::string_view::npos || eq > sep)) return a;
   }
   return {};
 }
 
-std::string scheme_of(std::string url) {
+std::string scheme_of(std::string_view url) {
   if (util::starts_with_i(url, "unix:")) {
     const size_t bar = url.find('|');
     if (bar == std::string::npos) return {};
@@ -122,7 +122,7 @@ void map002(Context& c) {
       {"h2", {"proxy_http2"}},        {"h2c", {"proxy_http2"}}};
   bool ssl_proxy = false;
   for (int d : c.m.all("sslproxyengine")) ssl_proxy = ssl_proxy || iequals(c.arg(d, 0), "on");
-  auto check = [&](int d, const std::string& url) {
+  auto check = [&](int d, std::string_view url) {
     const std::string scheme = scheme_of(url);
     auto it = kNeeds.find(scheme);
     if (it == kNeeds.end()) return;
@@ -141,7 +141,7 @@ void map002(Context& c) {
   };
   for (const char* n : {"proxypass", "proxypassmatch", "balancermember"})
     for (int d : c.m.all(n)) {
-      const std::string url = proxy_url(c.m, d);
+      const std::string_view url = proxy_url(c.m, d);
       if (!url.empty()) check(d, url);
     }
   for (int d : c.m.all("rewriterule"))
@@ -151,7 +151,7 @@ void map002(Context& c) {
 void map003(Context& c) {
   for (int d : c.m.all("proxypass")) {
     const Directive& x = c.dir(d);
-    std::string path, url;
+    std::string_view path, url;
     if (is_location(c.m, d) && !x.args.empty()) {
       const Directive& loc = c.dir(x.parent);
       if (loc.lname != "location" || loc.args.empty()) continue;
@@ -161,7 +161,7 @@ void map003(Context& c) {
       path = x.args[0];
       url = x.args[1];
     }
-    if (path.empty() || url == "!" || url.find("://") == std::string::npos ||
+    if (path.empty() || url == "!" || url.find("://") == std::string_view::npos ||
         util::starts_with_i(url, "unix:"))
       continue;
     const bool ps = path.back() == '/';
@@ -185,30 +185,50 @@ void map005(Context& c) {
 }
 
 void map006(Context& c) {
-  for (int d : c.m.all("errordocument")) {
+  const std::vector<int>& docs = c.m.all("errordocument");
+  if (docs.empty()) return;
+  // Server-level aliases by vhost (+1; 0 = main server), numbered in the order the
+  // longest-prefix search below visits them: every Alias, then every ScriptAlias.
+  struct Cand {
+    std::string_view prefix, target;
+    size_t pos;
+  };
+  std::vector<std::vector<Cand>> by_vhost(c.m.vhosts.size() + 1);
+  size_t pos = 0;
+  for (const char* n : {"alias", "scriptalias"})
+    for (int al : c.m.all(n)) {
+      const Directive& x = c.dir(al);
+      ++pos;
+      if (x.args.size() < 2 || !c.m.server_level(al)) continue;
+      by_vhost[static_cast<size_t>(x.vhost + 1)].push_back({x.args[0], x.args[1], pos});
+    }
+  for (int d : docs) {
     const auto& a = c.dir(d).args;
     if (a.size() < 2 || a[1].empty() || a[1][0] != '/' || util::dynamic_path(a[1])) continue;
-    std::string url = a[1].substr(0, a[1].find('?'));
+    const std::string_view url = a[1].substr(0, a[1].find('?'));
     const int v = c.dir(d).vhost;
-    // Longest Alias prefix of the vhost or the main server wins.
-    std::string best_prefix, best_target;
-    for (const char* n : {"alias", "scriptalias"})
-      for (int al : c.m.all(n)) {
-        const Directive& x = c.dir(al);
-        if (x.args.size() < 2 || !c.m.server_level(al) || (x.vhost != v && x.vhost != -1)) continue;
-        if (url.rfind(x.args[0], 0) == 0 && x.args[0].size() > best_prefix.size()) {
-          best_prefix = x.args[0];
-          best_target = x.args[1];
-        }
+    // Longest Alias prefix of the vhost or the main server wins (the first on a tie).
+    const Cand* best = nullptr;
+    auto consider = [&](const std::vector<Cand>& list) {
+      for (const Cand& k : list) {
+        if (k.prefix.empty() || url.substr(0, k.prefix.size()) != k.prefix) continue;
+        if (!best || k.prefix.size() > best->prefix.size() ||
+            (k.prefix.size() == best->prefix.size() && k.pos < best->pos))
+          best = &k;
       }
+    };
+    consider(by_vhost[0]);
+    if (v >= 0) consider(by_vhost[static_cast<size_t>(v + 1)]);
     std::string path;
-    if (!best_prefix.empty()) {
-      if (util::dynamic_path(best_target)) continue;
-      path = c.m.resolve(best_target) + url.substr(best_prefix.size());
+    if (best) {
+      if (util::dynamic_path(best->target)) continue;
+      path = c.m.resolve(best->target);
+      path += url.substr(best->prefix.size());
     } else {
       const std::string root = util::document_root(c.m, v);
       if (root.empty()) continue;
-      path = util::strip_trailing_slash(root) + url;
+      path = util::strip_trailing_slash(root);
+      path += url;
     }
     if (!c.env.stat(path).exists)
       c.report(d, "ErrorDocument " + a[0] + " " + a[1] + " maps to " + path +
@@ -222,13 +242,14 @@ void map006(Context& c) {
 std::vector<std::pair<std::string, int>> user_access_queries(const Model& m) {
   std::vector<std::pair<std::string, int>> q;
   if (m.run_uid == 0) return q;
+  q.reserve(m.all("documentroot").size());
   for (int d : m.all("documentroot")) {
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
     if (!a.empty() && !util::dynamic_path(a[0])) q.emplace_back(m.resolve(a[0]), R_OK | X_OK);
   }
   for (const char* n : {"alias", "scriptalias"})
     for (int d : m.all(n)) {
-      const std::string t = alias_target(m, d);
+      const std::string_view t = alias_target(m, d);
       if (!t.empty() && !util::dynamic_path(t)) {
         q.emplace_back(m.resolve(t), R_OK | X_OK);
         q.emplace_back(m.resolve(t), R_OK);
@@ -238,14 +259,15 @@ std::vector<std::pair<std::string, int>> user_access_queries(const Model& m) {
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
     if (a.empty() || util::dynamic_path(a[0])) continue;
     for (int ch : m.dirs[static_cast<size_t>(d)].children) {
-      const std::string opts = to_lower(m.dirs[static_cast<size_t>(ch)].raw_args);
-      if (m.dirs[static_cast<size_t>(ch)].lname == "options" &&
-          (opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos))
+      const Directive& o = m.dirs[static_cast<size_t>(ch)];
+      if (o.lname != "options") continue;
+      const std::string opts = to_lower(o.raw_args);
+      if (opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos)
         q.emplace_back(m.resolve(a[0]), W_OK);
     }
   }
   for (int d : m.all("scriptalias")) {
-    const std::string t = alias_target(m, d);
+    const std::string_view t = alias_target(m, d);
     if (!t.empty() && !util::dynamic_path(t)) q.emplace_back(m.resolve(t), W_OK);
   }
   const std::string core = m.effective_coredump_dir();

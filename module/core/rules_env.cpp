@@ -27,12 +27,13 @@ namespace selfheal::cfg {
 SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
     : user_(std::move(user)), uid_(uid), gid_(gid) {}
 
-FileInfo SystemEnvironment::stat(const std::string& path) {
+const FileInfo& SystemEnvironment::stat_ref(std::string_view path) {
   auto it = stat_cache_.find(path);
   if (it != stat_cache_.end()) return it->second;
   FileInfo fi;
   struct stat st{};
-  if (::stat(path.c_str(), &st) == 0) {
+  const std::string p(path);
+  if (::stat(p.c_str(), &st) == 0) {
     fi.exists = true;
     fi.is_dir = S_ISDIR(st.st_mode);
     fi.is_reg = S_ISREG(st.st_mode);
@@ -42,9 +43,10 @@ FileInfo SystemEnvironment::stat(const std::string& path) {
   } else {
     fi.err = errno;
   }
-  stat_cache_.emplace(path, fi);
-  return fi;
+  return stat_cache_.emplace(p, fi).first->second;
 }
+
+FileInfo SystemEnvironment::stat(const std::string& path) { return stat_ref(path); }
 
 bool SystemEnvironment::readonly_fs(const std::string& path) {
   auto it = ro_cache_.find(path);
@@ -66,69 +68,100 @@ bool SystemEnvironment::access(const std::string& path, int mode) {
   return ok;
 }
 
-namespace {
-std::string ukey(const std::string& path, int mode) {
-  std::string k = path;
-  k += '\0';
-  k += static_cast<char>('0' + mode);
-  return k;
+SystemEnvironment::UserAnswers& SystemEnvironment::user_slot(std::string_view path) {
+  auto it = user_cache_.find(path);
+  if (it != user_cache_.end()) return it->second;
+  UserAnswers a;
+  a.fill(-2);
+  return user_cache_.emplace(std::string(path), a).first->second;
 }
-}  // namespace
 
 // Decides from permission bits alone when that is certain: every class (owner, group,
 // other) grants the bits -> allowed (not for W_OK: a read-only mount still refuses);
 // group and other lack them and the run user does not own the file -> refused. The
 // common 0755 tree never needs the helper. (A POSIX ACL can only narrow what the
 // group-class bits, its mask, allow, so "refused" stays certain.)
-std::optional<bool> SystemEnvironment::by_mode(const std::string& path, int mode) {
-  auto decide = [&](const FileInfo& fi, int want) -> std::optional<bool> {
-    if (!fi.exists) return false;
-    const unsigned bits = ((want & R_OK) ? 4u : 0u) | ((want & W_OK) ? 2u : 0u) |
-                          ((want & X_OK) ? 1u : 0u);
-    const unsigned u = (fi.mode >> 6) & 7u, g = (fi.mode >> 3) & 7u, o = fi.mode & 7u;
-    if ((u & bits) == bits && (g & bits) == bits && (o & bits) == bits && !(want & W_OK))
-      return true;
-    if (fi.uid != uid_ && (g & bits) != bits && (o & bits) != bits) return false;
-    return std::nullopt;
-  };
-  if (path.empty() || path[0] != '/') return std::nullopt;
-  bool certain = true;
-  for (size_t slash = path.find('/', 1); slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
-    const std::optional<bool> r = decide(stat(path.substr(0, slash)), X_OK);
-    if (r && !*r) return false;
-    certain = certain && r.has_value();
+namespace {
+
+std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
+  if (!fi.exists) return false;
+  const unsigned bits = ((want & R_OK) ? 4u : 0u) | ((want & W_OK) ? 2u : 0u) |
+                        ((want & X_OK) ? 1u : 0u);
+  const unsigned u = (fi.mode >> 6) & 7u, g = (fi.mode >> 3) & 7u, o = fi.mode & 7u;
+  if ((u & bits) == bits && (g & bits) == bits && (o & bits) == bits && !(want & W_OK))
+    return true;
+  if (fi.uid != uid && (g & bits) != bits && (o & bits) != bits) return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Search permission on every leading directory of `dir` and `dir` itself (the prefixes
+// ending before each '/' past the first character, then dir): 0 refused somewhere,
+// 1 granted everywhere, -1 not certain. Memoized: 10,000 DocumentRoots in one parent
+// directory walk it once.
+signed char SystemEnvironment::search_verdict(std::string_view dir) {
+  if (auto it = search_cache_.find(dir); it != search_cache_.end()) return it->second;
+  signed char up = 1;
+  if (const size_t slash = dir.rfind('/'); slash != std::string_view::npos && slash >= 1)
+    up = search_verdict(dir.substr(0, slash));
+  signed char v = up;
+  if (up != 0) {
+    const std::optional<bool> r = decide(stat_ref(dir), X_OK, uid_);
+    v = (r && !*r) ? 0 : (!r ? -1 : up);
   }
-  const std::optional<bool> r = decide(stat(path), mode);
+  search_cache_.emplace(std::string(dir), v);
+  return v;
+}
+
+// Decides from permission bits alone when that is certain: every class (owner, group,
+// other) grants the bits -> allowed (not for W_OK: a read-only mount still refuses);
+// group and other lack them and the run user does not own the file -> refused. The
+// common 0755 tree never needs the helper. (A POSIX ACL can only narrow what the
+// group-class bits, its mask, allow, so "refused" stays certain.)
+std::optional<bool> SystemEnvironment::by_mode(std::string_view path, int mode) {
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  signed char up = 1;
+  if (const size_t slash = path.rfind('/'); slash != std::string_view::npos && slash >= 1)
+    up = search_verdict(path.substr(0, slash));
+  if (up == 0) return false;
+  const std::optional<bool> r = decide(stat_ref(path), mode, uid_);
   if (r && !*r) return false;
-  if (!certain || !r) return std::nullopt;
+  if (up < 0 || !r) return std::nullopt;
   return true;
 }
 
 void SystemEnvironment::prefetch_user_access(
     const std::vector<std::pair<std::string, int>>& queries) {
-  std::vector<const std::pair<std::string, int>*> todo;
-  std::unordered_set<std::string> queued;
+  constexpr signed char kQueued = -3;
+  struct Todo {
+    const std::string* path;
+    int mode;
+    signed char* slot;
+  };
+  std::vector<Todo> todo;
   const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
   for (const auto& q : queries) {
-    std::string k = ukey(q.first, q.second);
-    if (user_cache_.count(k) || !queued.insert(k).second) continue;
+    const int mode = q.second & 7;
+    signed char& slot = user_slot(q.first)[static_cast<size_t>(mode)];
+    if (slot != -2) continue;  // answered or already queued
     if (other_user) {
       if (std::optional<bool> r = by_mode(q.first, q.second)) {
-        user_cache_.emplace(std::move(k), *r);
+        // by_mode() only adds stat entries: the slot reference stays valid.
+        slot = *r ? 1 : 0;
         continue;
       }
     }
-    todo.push_back(&q);
+    slot = kQueued;  // unordered_map nodes never move: the pointer stays valid
+    todo.push_back({&q.first, q.second, &slot});
   }
   if (todo.empty()) return;
   auto mark_unknown = [&] {
-    for (const auto* q : todo) user_cache_[ukey(q->first, q->second)] = std::nullopt;
+    for (const Todo& t : todo) *t.slot = -1;
   };
   if (uid_ < 0 || gid_ < 0) return mark_unknown();
   if (static_cast<long>(::geteuid()) == uid_) {  // already the run user (unprivileged lint)
-    for (const auto* q : todo)
-      user_cache_[ukey(q->first, q->second)] = ::access(q->first.c_str(), q->second) == 0;
+    for (const Todo& t : todo) *t.slot = ::access(t.path->c_str(), t.mode) == 0 ? 1 : 0;
     return;
   }
   if (::geteuid() != 0) return mark_unknown();
@@ -150,7 +183,7 @@ void SystemEnvironment::prefetch_user_access(
          ::getuid() == static_cast<uid_t>(uid_) && (uid_ == 0 || ::setuid(0) != 0);
     if (!ok) ::_exit(3);
     for (size_t i = 0; i < todo.size(); ++i)
-      answers[i] = ::access(todo[i]->first.c_str(), todo[i]->second) == 0 ? '1' : '0';
+      answers[i] = ::access(todo[i].path->c_str(), todo[i].mode) == 0 ? '1' : '0';
     size_t off = 0;
     while (off < answers.size()) {
       const ssize_t w = ::write(fds[1], answers.data() + off, answers.size() - off);
@@ -175,17 +208,17 @@ void SystemEnvironment::prefetch_user_access(
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got.size() != todo.size())
     return mark_unknown();
-  for (size_t i = 0; i < todo.size(); ++i)
-    user_cache_[ukey(todo[i]->first, todo[i]->second)] = got[i] == '1';
+  for (size_t i = 0; i < todo.size(); ++i) *todo[i].slot = got[i] == '1' ? 1 : 0;
 }
 
 std::optional<bool> SystemEnvironment::user_access(const std::string& path, int mode) {
-  std::string k = ukey(path, mode);
-  auto it = user_cache_.find(k);
-  if (it != user_cache_.end()) return it->second;
+  const size_t m = static_cast<size_t>(mode & 7);
+  if (auto it = user_cache_.find(path); it != user_cache_.end() && it->second[m] >= -1)
+    return it->second[m] < 0 ? std::nullopt : std::optional<bool>(it->second[m] == 1);
   prefetch_user_access({{path, mode}});
-  it = user_cache_.find(k);
-  return it == user_cache_.end() ? std::nullopt : it->second;
+  auto it = user_cache_.find(path);
+  if (it == user_cache_.end() || it->second[m] < 0) return std::nullopt;
+  return it->second[m] == 1;
 }
 
 std::optional<std::string> SystemEnvironment::read_file(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <unordered_map>
 #include <set>
+#include <unordered_set>
 
 #include "core/rules_util.h"
 
@@ -21,7 +22,7 @@ std::vector<int> log_directives(const Model& m) {
 
 void log001(Context& c) {
   for (int d : log_directives(c.m)) {
-    std::string target = c.arg(d, 0);
+    std::string target(c.arg(d, 0));
     if (target.empty() || target[0] != '|') continue;
     target.erase(0, target.size() > 1 && target[1] == '|' ? 2 : 1);
     const bool shell = !target.empty() && target[0] == '$';
@@ -53,11 +54,12 @@ void log001(Context& c) {
 }
 
 void log002(Context& c) {
-  std::unordered_map<std::string, std::string> memo;  // target -> problem ("" = fine)
+  // target -> problem ("" = fine); 10,000 vhosts usually share a few log files.
+  std::unordered_map<std::string_view, std::string> memo;
   for (int d : log_directives(c.m)) {
-    const std::string& target = c.arg(d, 0);
+    const std::string_view target = c.arg(d, 0);
     if (target.empty() || target[0] == '|' || util::starts_with_i(target, "syslog") ||
-        target.find("%{") != std::string::npos)
+        target.find("%{") != std::string_view::npos)
       continue;
     if (auto it = memo.find(target); it != memo.end()) {
       if (!it->second.empty())
@@ -88,8 +90,8 @@ void log002(Context& c) {
 void log003(Context& c) {
   const int d = c.m.main_value("loglevel");
   if (d < 0) return;
-  for (const std::string& a : c.m.dirs[static_cast<size_t>(d)].args) {
-    if (a.find(':') != std::string::npos) continue;
+  for (std::string_view a : c.m.dirs[static_cast<size_t>(d)].args) {
+    if (a.find(':') != std::string_view::npos) continue;
     const std::string l = to_lower(a);
     if (l == "debug" || l.rfind("trace", 0) == 0)
       c.report(d, "LogLevel " + a + " globally: the error log grows fast and slows every request",
@@ -119,11 +121,12 @@ void run001(Context& c) {
 
 void net001(Context& c) {
   const std::string pid = c.m.effective_pid_file();
-  std::set<std::pair<std::string, int>> done;
+  std::set<std::pair<std::string_view, int>> done;
   for (const Listen& l : c.m.listens) {
     if (!done.insert({l.host, l.port}).second) continue;
-    const BindResult r = c.env.try_bind(l.host, l.port, pid);
-    const std::string where = (l.host.empty() ? "*" : l.host) + ":" + std::to_string(l.port);
+    const BindResult r = c.env.try_bind(std::string(l.host), l.port, pid);
+    const std::string where =
+        (l.host.empty() ? std::string_view("*") : l.host) + ":" + std::to_string(l.port);
     if (r == BindResult::in_use)
       c.report(l.dir, "cannot bind " + where + ": the address is in use by another process (AH00072)",
                std::nullopt, "stop the other process or choose another port");
@@ -133,20 +136,29 @@ void net001(Context& c) {
   }
 }
 
-bool listen_covers(const Listen& l, const Address& a) {
-  if (l.port != a.port) return false;
-  if (l.host.empty() || l.host == "*" || l.host == "0.0.0.0" || l.host == "::") return true;
-  return a.wildcard() || a.host == l.host;
-}
-
 void net002(Context& c) {
   if (c.m.listens.empty()) return;
+  // What the Listen lines cover, by port (a Listen covers an address when the ports
+  // agree and it listens on every address, the address is a wildcard, or the hosts agree).
+  struct PortListens {
+    bool any_address = false;  // Listen without a host, or *, 0.0.0.0, ::
+    std::unordered_set<std::string_view> hosts;
+  };
+  std::unordered_map<int, PortListens> by_port;
+  for (const Listen& l : c.m.listens) {
+    PortListens& p = by_port[l.port];
+    if (l.host.empty() || l.host == "*" || l.host == "0.0.0.0" || l.host == "::")
+      p.any_address = true;
+    else
+      p.hosts.insert(l.host);
+  }
   for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v) {
     const VHost& vh = c.m.vhosts[static_cast<size_t>(v)];
     for (const Address& a : vh.addrs) {
       if (a.port == 0) continue;
-      bool ok = false;
-      for (const Listen& l : c.m.listens) ok = ok || listen_covers(l, a);
+      auto it = by_port.find(a.port);
+      const bool ok = it != by_port.end() &&
+                      (it->second.any_address || a.wildcard() || it->second.hosts.count(a.host));
       if (!ok)
         c.report_vhost(v, vh.dir, "no Listen for " + a.host + ":" + std::to_string(a.port) +
                                       ": this virtual host never receives a request",
@@ -180,26 +192,54 @@ void net003(Context& c) {
 }
 
 void net004(Context& c) {
-  std::unordered_map<std::string, int> owner;  // "addr name" -> vhost
+  // (address, name) -> first vhost. Addresses are few: number them, and key the
+  // names by (address number, name) without building strings.
+  struct Key {
+    size_t addr;
+    std::string_view name;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      return std::hash<std::string_view>{}(k.name) ^ (k.addr * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  std::unordered_map<std::string, size_t> addr_ids;
+  std::vector<std::string> addr_keys;
+  std::unordered_map<Key, int, KeyHash> owner;
+  owner.reserve(c.m.vhosts.size() * 2);
+  std::string key;
+  std::string_view last_host;
+  int last_port = -1;
+  size_t last_addr = 0;
   for (int v = 0; v < static_cast<int>(c.m.vhosts.size()); ++v) {
     const VHost& vh = c.m.vhosts[static_cast<size_t>(v)];
-    std::vector<std::pair<std::string, int>> names;
-    if (!vh.server_name.empty()) names.emplace_back(vh.server_name, vh.server_name_dir);
-    names.insert(names.end(), vh.aliases.begin(), vh.aliases.end());
     for (const Address& a : vh.addrs) {
-      const std::string key = (a.wildcard() ? std::string("*") : a.host) + ":" +
-                              std::to_string(a.port) + " ";
-      for (const auto& [name, d] : names) {
-        auto [it, fresh] = owner.emplace(key + name, v);
-        if (fresh || it->second == v) continue;
+      const std::string_view host = a.wildcard() ? std::string_view("*") : a.host;
+      if (host != last_host || a.port != last_port) {  // consecutive vhosts share addresses
+        key.assign(host);
+        key += ':';
+        key += std::to_string(a.port);
+        auto [ait, fresh_addr] = addr_ids.try_emplace(key, addr_keys.size());
+        if (fresh_addr) addr_keys.push_back(key);
+        last_addr = ait->second;
+        last_host = host;
+        last_port = a.port;
+      }
+      const size_t addr = last_addr;
+      auto check = [&](std::string_view name, int d) {
+        auto [it, fresh] = owner.try_emplace(Key{addr, name}, v);
+        if (fresh || it->second == v) return;
         const VHost& first = c.m.vhosts[static_cast<size_t>(it->second)];
         const Directive& fd = c.m.dirs[static_cast<size_t>(first.dir)];
-        c.report(d, "name " + name + " on " + key.substr(0, key.size() - 1) +
+        c.report(d, "name " + name + " on " + addr_keys[addr] +
                         " is already served by the virtual host at " +
                         c.m.files[static_cast<size_t>(fd.file)] + ":" + std::to_string(fd.line) +
                         ": this one never gets its requests",
                  std::nullopt, "remove the duplicate name or merge the virtual hosts");
-      }
+      };
+      if (!vh.server_name.empty()) check(vh.server_name, vh.server_name_dir);
+      for (const auto& [name, d] : vh.aliases) check(name, d);
     }
   }
 }

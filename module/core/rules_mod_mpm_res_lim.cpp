@@ -89,7 +89,7 @@ void res001(Context& c) {
     std::unordered_set<std::string_view> logs;
     for (const char* n : {"errorlog", "customlog", "transferlog", "globallog"})
       for (int d : c.m.all(n)) logs.insert(c.arg(d, 0));
-    std::set<std::pair<std::string, int>> ls;
+    std::set<std::pair<std::string_view, int>> ls;
     for (const Listen& l : c.m.listens) ls.insert({l.host, l.port});
     base = static_cast<long>(logs.size() + ls.size());
   }
@@ -97,7 +97,7 @@ void res001(Context& c) {
   long conns = std::min(s.threads_per_child, s.thread_limit);
   if (c.m.effective_mpm() == "event") {
     const int d = c.m.main_value("asyncrequestworkerfactor");
-    const double f = d >= 0 ? std::strtod(c.arg(d, 0).c_str(), nullptr) : 2.0;
+    const double f = d >= 0 ? std::strtod(std::string(c.arg(d, 0)).c_str(), nullptr) : 2.0;
     conns = static_cast<long>(std::ceil(static_cast<double>(conns) * (1.0 + f)));
   }
   const long need = base + conns * static_cast<long>(c.threshold("fds_per_connection")) +
@@ -127,8 +127,8 @@ void res002(Context& c) {
              std::nullopt, "lower MaxRequestWorkers (or tune SelfHealRuleThreshold RES-002 process_mb)");
 }
 
-double seconds(const std::string& v) {
-  const double x = std::strtod(v.c_str(), nullptr);
+double seconds(std::string_view v) {
+  const double x = std::strtod(std::string(v).c_str(), nullptr);
   return v.size() > 2 && iequals(v.substr(v.size() - 2), "ms") ? x / 1000.0 : x;
 }
 
@@ -165,12 +165,12 @@ void lim003(Context& c) {
 
 void lim004(Context& c) {
   for (int d : c.m.all("limitrequestfieldsize"))
-    if (std::strtol(c.arg(d, 0).c_str(), nullptr, 10) < c.threshold("field_size_min"))
+    if (std::strtol(std::string(c.arg(d, 0)).c_str(), nullptr, 10) < c.threshold("field_size_min"))
       c.report(d, "LimitRequestFieldSize " + c.arg(d, 0) +
                       " rejects ordinary large headers (cookies, tokens) with 400",
                std::nullopt, "LimitRequestFieldSize 8190");
   for (int d : c.m.all("limitrequestfields"))
-    if (std::strtol(c.arg(d, 0).c_str(), nullptr, 10) < c.threshold("fields_min"))
+    if (std::strtol(std::string(c.arg(d, 0)).c_str(), nullptr, 10) < c.threshold("fields_min"))
       c.report(d, "LimitRequestFields " + c.arg(d, 0) + " rejects ordinary requests with 400",
                std::nullopt, "LimitRequestFields 100");
 }

@@ -4,6 +4,7 @@
 #include <regex>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include "core/rules_util.h"
@@ -14,7 +15,7 @@ namespace {
 std::vector<std::string> rewrite_flags(const Directive& d) {
   std::vector<std::string> out;
   if (d.args.size() < 3) return out;
-  std::string f = d.args[2];
+  std::string f(d.args[2]);
   if (f.size() < 2 || f.front() != '[' || f.back() != ']') return out;
   f = f.substr(1, f.size() - 2);
   size_t start = 0;
@@ -59,10 +60,8 @@ void map004(Context& c) {
   for (int d : c.m.all("rewriterule")) {
     const Directive& x = c.dir(d);
     if (x.args.size() < 2) continue;
-    const std::string& pattern = x.args[0];
-    const std::string& subst = x.args[1];
-    if (pattern.empty() || pattern[0] == '!' || subst == "-" ||
-        subst.find("://") != std::string::npos)
+    if (x.args[0].empty() || x.args[0][0] == '!' || x.args[1] == "-" ||
+        x.args[1].find("://") != std::string_view::npos)
       continue;
     const std::vector<std::string> flags = rewrite_flags(x);
     auto has = [&](std::initializer_list<const char*> names) {
@@ -73,11 +72,13 @@ void map004(Context& c) {
     if (has({"end", "r", "redirect", "f", "forbidden", "g", "gone", "p", "proxy"})) continue;
     const bool per_dir = !c.m.server_level(d);
     if (!per_dir && !has({"n", "next"})) continue;  // server context: one pass
-    // A preceding RewriteCond guards the rule.
-    const std::vector<int>& sib =
-        x.parent >= 0 ? c.dir(x.parent).children : c.m.roots;
-    const auto pos = std::find(sib.begin(), sib.end(), d);
+    // A preceding RewriteCond guards the rule. (Siblings are in index order.)
+    const std::span<const int> sib =
+        x.parent >= 0 ? c.dir(x.parent).children : std::span<const int>(c.m.roots);
+    const auto pos = std::lower_bound(sib.begin(), sib.end(), d);
     if (pos != sib.begin() && c.dir(*(pos - 1)).lname == "rewritecond") continue;
+    const std::string pattern(x.args[0]);
+    const std::string subst(x.args[1]);
     std::regex re;
     try {
       auto fl = std::regex::ECMAScript | std::regex::optimize;
@@ -206,6 +207,7 @@ void hta001(Context& c) {
     grants[path].push_back({x.vhost, state == 1});
     if (state == 1) granted.emplace_back(path, x.vhost);
   }
+  if (granted.empty()) return;  // AllowOverride None everywhere: no .htaccess is read
   // The nearest <Directory> with an AllowOverride decides (vhost's own first).
   auto allowed = [&](std::string path, int v) {
     while (true) {
@@ -229,20 +231,28 @@ void hta001(Context& c) {
   for (int v = -1; v < static_cast<int>(m.vhosts.size()); ++v) {
     std::string root = util::document_root(m, v);
     if (!root.empty())
-      roots.emplace_back(util::strip_trailing_slash(root), v);
+      roots.emplace_back(util::strip_trailing_slash(std::move(root)), v);
   }
   for (const auto& g : granted) roots.push_back(g);
-  if (granted.empty()) return;  // AllowOverride None everywhere: no .htaccess is read
+  // Is some granted directory `dir` itself or below it? (sorted: a range lookup)
+  std::vector<std::string_view> granted_sorted;
+  for (const auto& g : granted) granted_sorted.push_back(g.first);
+  std::sort(granted_sorted.begin(), granted_sorted.end());
   auto below_grant = [&](const std::string& dir) {
-    for (const auto& g : granted)
-      if (g.first == dir || g.first.rfind(dir + "/", 0) == 0 || dir == "/") return true;
-    return false;
+    if (dir == "/") return true;
+    if (std::binary_search(granted_sorted.begin(), granted_sorted.end(), std::string_view(dir)))
+      return true;
+    const std::string prefix = dir + "/";
+    auto it = std::lower_bound(granted_sorted.begin(), granted_sorted.end(),
+                               std::string_view(prefix));
+    return it != granted_sorted.end() && it->substr(0, prefix.size()) == prefix;
   };
   for (const auto& [root, v] : roots) {
     if (!allowed(root, v) && !below_grant(root)) continue;
     const int afn = m.server_value("accessfilename", v);
-    const std::vector<std::string> names =
-        afn >= 0 ? c.dir(afn).args : std::vector<std::string>{".htaccess"};
+    static const std::string_view kDefault[] = {".htaccess"};
+    const std::span<const std::string_view> names =
+        afn >= 0 ? c.dir(afn).args : std::span<const std::string_view>(kDefault);
     std::vector<std::pair<std::string, int>> todo{{root, 0}};
     while (!todo.empty() && budget > 0) {
       auto [dir, depth] = todo.back();
@@ -250,8 +260,8 @@ void hta001(Context& c) {
       if (!scanned.insert(dir).second) continue;
       --budget;
       if (allowed(dir, v)) {
-        for (const std::string& n : names) {
-          const std::string f = (dir == "/" ? "" : dir) + "/" + n;
+        for (std::string_view n : names) {
+          const std::string f = (dir == "/" ? std::string() : dir) + "/" + n;
           if (!c.env.stat(f).is_reg) continue;
           if (auto text = c.env.read_file(f)) scan_htaccess(c, f, *text, v);
         }

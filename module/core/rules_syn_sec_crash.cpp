@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_set>
 
 #include "core/rules_util.h"
 
@@ -87,9 +88,9 @@ void sec002(Context& c) {
 
 bool options_have(const Directive& d, std::initializer_list<const char*> names) {
   bool on = false;
-  for (const std::string& a : d.args) {
-    const char op = (a[0] == '+' || a[0] == '-') ? a[0] : 0;
-    const std::string opt = op ? a.substr(1) : a;
+  for (const std::string_view& a : d.args) {
+    const char op = !a.empty() && (a[0] == '+' || a[0] == '-') ? a[0] : 0;
+    const std::string_view opt = op ? a.substr(1) : a;
     bool match = false;
     for (const char* n : names) match = match || iequals(opt, n);
     if (!op && &a == &d.args.front()) on = false;
@@ -152,16 +153,16 @@ void sec006(Context& c) {
 }
 
 void sec007(Context& c) {
-  std::vector<std::string> roots{"/"};
+  std::unordered_set<std::string> roots{"/"};
   for (int v = -1; v < static_cast<int>(c.m.vhosts.size()); ++v) {
     const std::string r = util::document_root(c.m, v);
-    if (!r.empty()) roots.push_back(util::strip_trailing_slash(r));
+    if (!r.empty()) roots.insert(util::strip_trailing_slash(r));
   }
   for (int d : c.m.all("directory")) {
     const Directive& x = c.dir(d);
     if (x.args.empty() || util::dynamic_path(x.args[0])) continue;
     const std::string p = util::strip_trailing_slash(c.m.resolve(x.args[0]));
-    if (std::find(roots.begin(), roots.end(), p) == roots.end()) continue;
+    if (!roots.count(p)) continue;
     for (int ch : x.children) {
       const Directive& y = c.dir(ch);
       if (y.lname == "options" && options_have(y, {"FollowSymLinks", "All"}))

@@ -123,7 +123,7 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
     if (rid == "TLS-002") {
       if (k.encrypted) {
         const int pd = m.main_value("sslpassphrasedialog");
-        const std::string how = pd >= 0 ? c.arg(pd, 0) : "builtin";
+        const std::string how(pd >= 0 ? c.arg(pd, 0) : std::string_view("builtin"));
         if (!util::starts_with_i(how, "exec:") && !util::starts_with_i(how, "|"))
           c.report(kd, "private key " + key_path +
                            " is encrypted and SSLPassPhraseDialog is " + how +
@@ -163,7 +163,7 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
     const VHost& vh = m.vhosts[static_cast<size_t>(v)];
     std::vector<std::pair<std::string, int>> names;
     if (!vh.server_name.empty()) names.emplace_back(vh.server_name, vh.server_name_dir);
-    for (const auto& a : vh.aliases) names.push_back(a);
+    for (const auto& a : vh.aliases) names.emplace_back(a.first, a.second);
     for (const auto& [name, d] : names) {
       if (name.find_first_of("*?") != std::string::npos) continue;
       const bool ip = name.find_first_not_of("0123456789.:") == std::string::npos;
@@ -275,7 +275,7 @@ void tls007(Context& c) {
     if (!ssl_on(m, v)) continue;
     if (int d = m.server_value("sslprotocol", v); d >= 0) {
       std::set<std::string> on;
-      for (const std::string& a : c.m.dirs[static_cast<size_t>(d)].args) {
+      for (const std::string_view& a : c.m.dirs[static_cast<size_t>(d)].args) {
         std::string t = to_lower(a);
         const char op = (t[0] == '+' || t[0] == '-') ? t[0] : 0;
         if (op) t.erase(0, 1);
@@ -300,7 +300,7 @@ void tls007(Context& c) {
     }
     if (int d = m.server_value("sslciphersuite", v); d >= 0) {
       const auto& args = c.m.dirs[static_cast<size_t>(d)].args;
-      std::string spec = args.empty() ? "" : args.back();
+      std::string spec(args.empty() ? std::string_view() : args.back());
       size_t start = 0;
       while (start <= spec.size()) {
         size_t end = spec.find_first_of(":, ", start);

@@ -8,6 +8,21 @@
 
 #include "core/rule_engine.h"
 
+namespace selfheal::cfg {
+
+// The model hands out std::string_view (directive arguments, names); std::string has
+// no operator+ for it before C++26. Found by ordinary lookup from the rules, which
+// live in this namespace: lets messages read "DocumentRoot " + path + ...
+inline std::string operator+(std::string_view a, std::string_view b) {
+  std::string s;
+  s.reserve(a.size() + b.size());
+  s.append(a);
+  s.append(b);
+  return s;
+}
+
+}  // namespace selfheal::cfg
+
 namespace selfheal::cfg::util {
 
 inline bool starts_with_i(std::string_view s, std::string_view p) {
@@ -38,10 +53,7 @@ inline int enclosing(const Model& m, int d, std::initializer_list<std::string_vi
 
 // Server-level directives `lname` of vhost v only (not the main server's).
 inline std::vector<int> own_server_level(const Model& m, std::string_view lname, int v) {
-  std::vector<int> out;
-  for (int i : m.all(lname))
-    if (m.server_level(i) && m.dirs[static_cast<size_t>(i)].vhost == v) out.push_back(i);
-  return out;
+  return m.own_server_level(lname, v);
 }
 
 // Value of a numeric server-level directive for the main server (or default).
@@ -49,7 +61,7 @@ inline long main_number(const Model& m, std::string_view lname, long dflt, int* 
   const int d = m.main_value(lname);
   if (where) *where = d;
   if (d < 0 || m.dirs[static_cast<size_t>(d)].args.empty()) return dflt;
-  return std::strtol(m.dirs[static_cast<size_t>(d)].args[0].c_str(), nullptr, 10);
+  return std::strtol(std::string(m.dirs[static_cast<size_t>(d)].args[0]).c_str(), nullptr, 10);
 }
 
 // Is a path an "expression" we should not check on disk?

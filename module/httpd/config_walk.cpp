@@ -4,6 +4,8 @@
 // loaded module provides (for .htaccess checks).
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "config_hooks.h"
 #include "core/config_model.h"
@@ -20,21 +22,37 @@ namespace {
 struct Walker {
   selfheal::cfg::Model& m;
   std::unordered_map<const char*, int> files;  // a file's directives share one name pointer
+  const char* last_name = nullptr;
+  int last_id = -1;
 
   int file(const char* name) {
+    if (name == last_name && last_id >= 0) return last_id;
     auto it = files.find(name);
-    if (it != files.end()) return it->second;
-    const int id = m.intern_file(name ? name : "");
-    files.emplace(name, id);
+    const int id = it != files.end() ? it->second : m.intern_file(name ? name : "");
+    if (it == files.end()) files.emplace(name, id);
+    last_name = name;
+    last_id = id;
     return id;
   }
 
-  void walk(const ap_directive_t* d, int parent) {
-    for (; d; d = d->next) {
-      if (!d->directive) continue;
-      const int idx = m.add(d->directive, d->args ? d->args : "", file(d->filename),
-                            d->line_num, parent);
-      if (d->first_child) walk(d->first_child, idx);
+  // Iterative pre-order walk (a deep tree must not overflow the stack). The model
+  // keeps views of directive/args: ap_conftree lives in pconf, which outlives it.
+  void walk(const ap_directive_t* root) {
+    std::vector<std::pair<const ap_directive_t*, int>> stack;  // next sibling to visit, parent
+    stack.emplace_back(root, -1);
+    while (!stack.empty()) {
+      auto& [d, parent] = stack.back();
+      if (!d) {
+        stack.pop_back();
+        continue;
+      }
+      const ap_directive_t* cur = d;
+      const int par = parent;
+      d = cur->next;
+      if (!cur->directive) continue;
+      const int idx = m.add_borrowed(cur->directive, cur->args ? cur->args : "",
+                                     file(cur->filename), cur->line_num, par);
+      if (cur->first_child) stack.emplace_back(cur->first_child, idx);
     }
   }
 };
@@ -60,7 +78,7 @@ void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
   }
   m.dirs.reserve(n);
   Walker w{m, {}};
-  w.walk(ap_conftree, -1);
+  w.walk(ap_conftree);
 
   for (module** mp = ap_loaded_modules; mp && *mp; ++mp) m.modules.push_back(base_name((*mp)->name));
   if (const char* mpm = ap_show_mpm()) m.mpm = mpm;
