@@ -2,6 +2,7 @@
 #include "core/config_model.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 
@@ -17,6 +18,29 @@ inline bool has_upper(std::string_view s) {
   for (char c : s)
     if (c >= 'A' && c <= 'Z') return true;
   return false;
+}
+
+// End of the unquoted word at s[i]: the first whitespace at or after i, or n. Eight
+// bytes at a time: flags every byte below 0x21 (the first flag is exact on little and
+// big endian alike as long as we only trust the lowest flag, which memcpy order gives on
+// little endian; other byte orders take the byte loop).
+inline size_t word_end(const char* s, size_t i, size_t n) {
+  if constexpr (std::endian::native == std::endian::little) {
+    while (i + 8 <= n) {
+      uint64_t x;
+      std::memcpy(&x, s + i, 8);
+      const uint64_t t = (x - 0x2121212121212121ull) & ~x & 0x8080808080808080ull;
+      if (!t) {
+        i += 8;
+        continue;
+      }
+      const size_t k = i + static_cast<size_t>(std::countr_zero(t) >> 3);
+      if (is_space(s[k])) return k;
+      i = k + 1;  // a control character that is not whitespace: part of the word
+    }
+  }
+  while (i < n && !is_space(s[i])) ++i;
+  return i;
 }
 
 // The word splitter behind split_args() and Model::add(): calls
@@ -45,7 +69,7 @@ void tokenize(std::string_view raw, Emit&& emit) {
       if (i < n) ++i;  // closing quote
     } else {
       const size_t start = i;
-      while (i < n && !is_space(raw[i])) ++i;
+      i = word_end(raw.data(), i, n);
       emit(raw.substr(start, i - start), '\0', false, raw);
     }
   }
@@ -218,7 +242,19 @@ int Model::add_impl(std::string_view name, std::string_view args, int file, int 
   Directive d;
   d.name = copy ? arena_.copy(name) : name;
   d.section = !name.empty() && name.front() == '<';
-  d.name_id = intern_name(d.section ? d.name.substr(1) : d.name);
+  const std::string_view key = d.section ? d.name.substr(1) : d.name;
+  // Configurations spell a directive the same way every time: a direct-mapped cache of
+  // exact spellings skips the case-insensitive hash for nearly every directive.
+  SpellSlot& sp = spell_cache_[(key.size() * 31 + (key.empty() ? 0 : static_cast<unsigned char>(key.front()) * 7 +
+                                                    static_cast<unsigned char>(key.back()))) &
+                               (spell_cache_.size() - 1)];
+  if (sp.id >= 0 && sp.spelling.size() == key.size() &&
+      std::memcmp(sp.spelling.data(), key.data(), key.size()) == 0) {
+    d.name_id = sp.id;
+  } else {
+    d.name_id = intern_name(key);
+    sp = {key, d.name_id};
+  }
   d.lname = names_[static_cast<size_t>(d.name_id)];
   std::string_view a = args;
   while (!a.empty() && is_space(a.back())) a.remove_suffix(1);

@@ -13,6 +13,7 @@
 // name. A Model is movable (the views stay valid), not copyable.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -172,6 +173,11 @@ class Model {
   std::vector<int> main_last_;                   // id -> last main-server-level directive
   std::vector<int> child_ids_;                   // storage of Directive::children
   std::vector<std::string_view> scratch_;        // split_args scratch
+  struct SpellSlot {
+    std::string_view spelling;  // exact spelling (stable memory) -> id
+    int id = -1;
+  };
+  std::array<SpellSlot, 256> spell_cache_{};
   std::string mpm_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -67,6 +68,61 @@ class Environment {
   virtual std::optional<std::string> find_in_path(const std::string& program) = 0;
 };
 
+// Open-addressing map from string keys (copied into an arena, or borrowed when the
+// caller promises they are stable) to values with stable addresses (a deque). No
+// per-entry allocation: 10,000 vhosts make 10,000s of entries.
+template <class V>
+class PathMap {
+ public:
+  V* find(std::string_view k) {
+    if (slots_.empty()) return nullptr;
+    const size_t h = std::hash<std::string_view>{}(k);
+    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (!s.used) return nullptr;
+      if (s.hash == h && s.key == k) return &values_[s.value];
+    }
+  }
+  // {value, inserted}; a new value is V{}.
+  std::pair<V*, bool> try_emplace(std::string_view k, bool borrow = false) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const size_t h = std::hash<std::string_view>{}(k);
+    size_t i = h & (slots_.size() - 1);
+    for (;; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (!s.used) break;
+      if (s.hash == h && s.key == k) return {&values_[s.value], false};
+    }
+    values_.emplace_back();
+    slots_[i] = {h, borrow ? k : keys_.copy(k), values_.size() - 1, true};
+    ++size_;
+    return {&values_.back(), true};
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    size_t hash = 0;
+    std::string_view key;
+    size_t value = 0;
+    bool used = false;
+  };
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
+    for (const Slot& s : old) {
+      if (!s.used) continue;
+      size_t i = s.hash & (slots_.size() - 1);
+      while (slots_[i].used) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::deque<V> values_;
+  Arena keys_;
+  size_t size_ = 0;
+};
+
 // The real thing: caches every answer (10,000 vhosts sharing a DocumentRoot cost
 // one stat), runs all run-user checks in one forked helper that switches to
 // the run user (setgroups/setgid/setuid) and reports access() over a pipe.
@@ -97,17 +153,21 @@ class SystemEnvironment : public Environment {
   // Run-user answers per path, by access() mode 0..7: -2 not asked, -1 unknown, 0/1.
   using UserAnswers = std::array<signed char, 8>;
 
+  // What is known about one path: stat(), run-user answers, search permission.
+  struct PathFacts {
+    FileInfo fi;
+    bool stat_done = false;
+    signed char search = -2;  // search_verdict(): -2 not computed
+    UserAnswers user{-2, -2, -2, -2, -2, -2, -2, -2};
+  };
   const FileInfo& stat_ref(std::string_view path);
   std::optional<bool> by_mode(std::string_view path, int mode);
   signed char search_verdict(std::string_view dir);
-  UserAnswers& user_slot(std::string_view path);
   std::string user_;
   long uid_, gid_;
-  Cache<FileInfo> stat_cache_;
+  PathMap<PathFacts> paths_;
   Cache<bool> ro_cache_;
   Cache<bool> access_cache_;  // key: path '\0' mode
-  Cache<UserAnswers> user_cache_;
-  Cache<signed char> search_cache_;  // search_verdict() per directory
   Cache<std::optional<std::string>> file_cache_;
 };
 

@@ -28,22 +28,31 @@ SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
     : user_(std::move(user)), uid_(uid), gid_(gid) {}
 
 const FileInfo& SystemEnvironment::stat_ref(std::string_view path) {
-  auto it = stat_cache_.find(path);
-  if (it != stat_cache_.end()) return it->second;
-  FileInfo fi;
+  PathFacts& f = *paths_.try_emplace(path).first;
+  if (f.stat_done) return f.fi;
+  f.stat_done = true;
   struct stat st{};
-  const std::string p(path);
-  if (::stat(p.c_str(), &st) == 0) {
-    fi.exists = true;
-    fi.is_dir = S_ISDIR(st.st_mode);
-    fi.is_reg = S_ISREG(st.st_mode);
-    fi.mode = st.st_mode;
-    fi.uid = static_cast<long>(st.st_uid);
-    fi.gid = static_cast<long>(st.st_gid);
+  char buf[512];
+  std::string long_path;
+  const char* p = buf;
+  if (path.size() < sizeof buf) {
+    std::memcpy(buf, path.data(), path.size());
+    buf[path.size()] = 0;
   } else {
-    fi.err = errno;
+    long_path.assign(path);
+    p = long_path.c_str();
   }
-  return stat_cache_.emplace(p, fi).first->second;
+  if (::stat(p, &st) == 0) {
+    f.fi.exists = true;
+    f.fi.is_dir = S_ISDIR(st.st_mode);
+    f.fi.is_reg = S_ISREG(st.st_mode);
+    f.fi.mode = st.st_mode;
+    f.fi.uid = static_cast<long>(st.st_uid);
+    f.fi.gid = static_cast<long>(st.st_gid);
+  } else {
+    f.fi.err = errno;
+  }
+  return f.fi;
 }
 
 FileInfo SystemEnvironment::stat(const std::string& path) { return stat_ref(path); }
@@ -68,19 +77,6 @@ bool SystemEnvironment::access(const std::string& path, int mode) {
   return ok;
 }
 
-SystemEnvironment::UserAnswers& SystemEnvironment::user_slot(std::string_view path) {
-  auto it = user_cache_.find(path);
-  if (it != user_cache_.end()) return it->second;
-  UserAnswers a;
-  a.fill(-2);
-  return user_cache_.emplace(std::string(path), a).first->second;
-}
-
-// Decides from permission bits alone when that is certain: every class (owner, group,
-// other) grants the bits -> allowed (not for W_OK: a read-only mount still refuses);
-// group and other lack them and the run user does not own the file -> refused. The
-// common 0755 tree never needs the helper. (A POSIX ACL can only narrow what the
-// group-class bits, its mask, allow, so "refused" stays certain.)
 namespace {
 
 std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
@@ -101,7 +97,7 @@ std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
 // 1 granted everywhere, -1 not certain. Memoized: 10,000 DocumentRoots in one parent
 // directory walk it once.
 signed char SystemEnvironment::search_verdict(std::string_view dir) {
-  if (auto it = search_cache_.find(dir); it != search_cache_.end()) return it->second;
+  if (const PathFacts* f = paths_.find(dir); f && f->search != -2) return f->search;
   signed char up = 1;
   if (const size_t slash = dir.rfind('/'); slash != std::string_view::npos && slash >= 1)
     up = search_verdict(dir.substr(0, slash));
@@ -110,7 +106,7 @@ signed char SystemEnvironment::search_verdict(std::string_view dir) {
     const std::optional<bool> r = decide(stat_ref(dir), X_OK, uid_);
     v = (r && !*r) ? 0 : (!r ? -1 : up);
   }
-  search_cache_.emplace(std::string(dir), v);
+  paths_.try_emplace(dir).first->search = v;
   return v;
 }
 
@@ -143,7 +139,7 @@ void SystemEnvironment::prefetch_user_access(
   const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
   for (const auto& q : queries) {
     const int mode = q.second & 7;
-    signed char& slot = user_slot(q.first)[static_cast<size_t>(mode)];
+    signed char& slot = paths_.try_emplace(q.first).first->user[static_cast<size_t>(mode)];
     if (slot != -2) continue;  // answered or already queued
     if (other_user) {
       if (std::optional<bool> r = by_mode(q.first, q.second)) {
@@ -152,7 +148,7 @@ void SystemEnvironment::prefetch_user_access(
         continue;
       }
     }
-    slot = kQueued;  // unordered_map nodes never move: the pointer stays valid
+    slot = kQueued;  // PathMap values never move: the pointer stays valid
     todo.push_back({&q.first, q.second, &slot});
   }
   if (todo.empty()) return;
@@ -213,12 +209,12 @@ void SystemEnvironment::prefetch_user_access(
 
 std::optional<bool> SystemEnvironment::user_access(const std::string& path, int mode) {
   const size_t m = static_cast<size_t>(mode & 7);
-  if (auto it = user_cache_.find(path); it != user_cache_.end() && it->second[m] >= -1)
-    return it->second[m] < 0 ? std::nullopt : std::optional<bool>(it->second[m] == 1);
+  if (const PathFacts* f = paths_.find(path); f && f->user[m] >= -1)
+    return f->user[m] < 0 ? std::nullopt : std::optional<bool>(f->user[m] == 1);
   prefetch_user_access({{path, mode}});
-  auto it = user_cache_.find(path);
-  if (it == user_cache_.end() || it->second[m] < 0) return std::nullopt;
-  return it->second[m] == 1;
+  const PathFacts* f = paths_.find(path);
+  if (!f || f->user[m] < 0) return std::nullopt;
+  return f->user[m] == 1;
 }
 
 std::optional<std::string> SystemEnvironment::read_file(const std::string& path) {

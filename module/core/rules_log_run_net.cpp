@@ -22,8 +22,9 @@ std::vector<int> log_directives(const Model& m) {
 
 void log001(Context& c) {
   for (int d : log_directives(c.m)) {
-    std::string target(c.arg(d, 0));
-    if (target.empty() || target[0] != '|') continue;
+    const std::string_view arg0 = c.arg(d, 0);
+    if (arg0.empty() || arg0[0] != '|') continue;
+    std::string target(arg0);
     target.erase(0, target.size() > 1 && target[1] == '|' ? 2 : 1);
     const bool shell = !target.empty() && target[0] == '$';
     if (shell) target.erase(0, 1);
@@ -55,15 +56,20 @@ void log001(Context& c) {
 
 void log002(Context& c) {
   // target -> problem ("" = fine); 10,000 vhosts usually share a few log files.
-  std::unordered_map<std::string_view, std::string> memo;
+  struct Memo {
+    bool done = false;
+    std::string problem;
+  };
+  PathMap<Memo> memo;
   for (int d : log_directives(c.m)) {
     const std::string_view target = c.arg(d, 0);
     if (target.empty() || target[0] == '|' || util::starts_with_i(target, "syslog") ||
         target.find("%{") != std::string_view::npos)
       continue;
-    if (auto it = memo.find(target); it != memo.end()) {
-      if (!it->second.empty())
-        c.report(d, "log file cannot be opened: " + it->second + "; start and reload fail");
+    Memo& seen = *memo.try_emplace(target, true).first;  // views into the model: stable
+    if (seen.done) {
+      if (!seen.problem.empty())
+        c.report(d, "log file cannot be opened: " + seen.problem + "; start and reload fail");
       continue;
     }
     const std::string path = c.m.resolve(target);
@@ -81,7 +87,8 @@ void log002(Context& c) {
       problem = dir + " is on a read-only filesystem";
     else if (fi.exists ? !c.env.access(path, W_OK) : !c.env.access(dir, W_OK | X_OK))
       problem = path + " is not writable";
-    memo.emplace(target, problem);
+    seen.done = true;
+    seen.problem = problem;
     if (!problem.empty())
       c.report(d, "log file cannot be opened: " + problem + "; start and reload fail");
   }
@@ -192,22 +199,18 @@ void net003(Context& c) {
 }
 
 void net004(Context& c) {
-  // (address, name) -> first vhost. Addresses are few: number them, and key the
-  // names by (address number, name) without building strings.
-  struct Key {
-    size_t addr;
-    std::string_view name;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const noexcept {
-      return std::hash<std::string_view>{}(k.name) ^ (k.addr * 0x9e3779b97f4a7c15ull);
-    }
-  };
+  // (address, name) -> first vhost. Addresses are few: number them; names (stable views
+  // into the model) map to a chain of (address, vhost) entries. No string per name.
   std::unordered_map<std::string, size_t> addr_ids;
   std::vector<std::string> addr_keys;
-  std::unordered_map<Key, int, KeyHash> owner;
-  owner.reserve(c.m.vhosts.size() * 2);
+  struct Entry {
+    size_t addr;
+    int vhost;
+    int next;  // index into entries, -1 = end
+  };
+  std::vector<Entry> entries;
+  entries.reserve(c.m.vhosts.size() * 2);
+  PathMap<int> heads;  // name -> first entry + 1 (0 = none)
   std::string key;
   std::string_view last_host;
   int last_port = -1;
@@ -228,9 +231,20 @@ void net004(Context& c) {
       }
       const size_t addr = last_addr;
       auto check = [&](std::string_view name, int d) {
-        auto [it, fresh] = owner.try_emplace(Key{addr, name}, v);
-        if (fresh || it->second == v) return;
-        const VHost& first = c.m.vhosts[static_cast<size_t>(it->second)];
+        int& head = *heads.try_emplace(name, true).first;
+        int owner = -1;
+        for (int e = head - 1; e >= 0; e = entries[static_cast<size_t>(e)].next)
+          if (entries[static_cast<size_t>(e)].addr == addr) {
+            owner = entries[static_cast<size_t>(e)].vhost;
+            break;
+          }
+        if (owner < 0) {
+          entries.push_back({addr, v, head - 1});
+          head = static_cast<int>(entries.size());
+          return;
+        }
+        if (owner == v) return;
+        const VHost& first = c.m.vhosts[static_cast<size_t>(owner)];
         const Directive& fd = c.m.dirs[static_cast<size_t>(first.dir)];
         c.report(d, "name " + name + " on " + addr_keys[addr] +
                         " is already served by the virtual host at " +

@@ -86,9 +86,9 @@ void res001(Context& c) {
   if (limit <= 0) return;
   long base = c.m.open_fds;
   if (base < 0) {  // estimate: listeners + distinct log files
-    std::unordered_set<std::string_view> logs;
+    PathMap<char> logs;  // distinct targets (views into the model: borrowed)
     for (const char* n : {"errorlog", "customlog", "transferlog", "globallog"})
-      for (int d : c.m.all(n)) logs.insert(c.arg(d, 0));
+      for (int d : c.m.all(n)) logs.try_emplace(c.arg(d, 0), true);
     std::set<std::pair<std::string_view, int>> ls;
     for (const Listen& l : c.m.listens) ls.insert({l.host, l.port});
     base = static_cast<long>(logs.size() + ls.size());

@@ -64,11 +64,15 @@ inline long main_number(const Model& m, std::string_view lname, long dflt, int* 
   return std::strtol(std::string(m.dirs[static_cast<size_t>(d)].args[0]).c_str(), nullptr, 10);
 }
 
-// Is a path an "expression" we should not check on disk?
+// Is a path an "expression" we should not check on disk? (%{, $, *, ? or [; one pass)
 inline bool dynamic_path(std::string_view p) {
-  return p.find("%{") != std::string_view::npos || p.find('$') != std::string_view::npos ||
-         p.find('*') != std::string_view::npos || p.find('?') != std::string_view::npos ||
-         p.find('[') != std::string_view::npos;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char ch = p[i];
+    if (ch > '?' && ch != '[') continue;  // fast path: letters, '/', digits are not special
+    if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
+    if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
+  }
+  return false;
 }
 
 // Document root for vhost v (its own or the main server's), resolved; "" if unset.
