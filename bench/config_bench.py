@@ -1,14 +1,22 @@
 #!/usr/bin/python3
 """Config-check cost: `apache2 -t` on generated configs of 100, 1,000 and 10,000 vhosts,
-without and with mod_selfheal, side by side in one run (median of --runs runs each).
+without and with mod_selfheal, side by side in one run.
 
-Every vhost has its own ServerName/ServerAlias, its own DocumentRoot directory (so the
-filesystem and run-user checks are not trivially shared), a <Directory> section, and
-logs in one of 10 shared log files. Usage:
-  bench/config_bench.py [--build DIR] [--sizes 100,1000,10000] [--runs 5] [--shared-docroot]
+Wall clock: the median of --runs runs each, plain and with-module runs alternating (a
+shared machine's load hits both alike). Instructions: one run of each under
+`valgrind --tool=callgrind` (the repeatable figure; skipped with --no-callgrind or when
+valgrind is missing). Target (issue 3): at most 1.10x at 10,000 vhosts.
+
+Two layouts, both by default: every vhost with its own DocumentRoot directory (so the
+filesystem and run-user checks are not trivially shared), and 100 DocumentRoots shared
+by all vhosts. Each vhost has ServerName/ServerAlias, a <Directory> section, and logs
+in one of 10 shared log files. Usage:
+  bench/config_bench.py [--build DIR] [--sizes 100,1000,10000] [--runs 7]
+                        [--docroots per-vhost|shared|both] [--shared-docroot] [--no-callgrind]
 """
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -58,16 +66,56 @@ def generate(root, n, module, shared_docroot):
     return conf
 
 
-def time_configtest(root, conf, runs):
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        p = subprocess.run([HTTPD, "-d", str(root), "-f", str(conf), "-t"], capture_output=True,
-                           text=True)
-        times.append(time.perf_counter() - t0)
-        if p.returncode != 0:
-            sys.exit(f"apache2 -t failed on {conf}:\n{p.stderr[-2000:]}")
-    return statistics.median(times), p.stderr
+def configtest(root, conf):
+    t0 = time.perf_counter()
+    p = subprocess.run([HTTPD, "-d", str(root), "-f", str(conf), "-t"], capture_output=True,
+                       text=True)
+    elapsed = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"apache2 -t failed on {conf}:\n{p.stderr[-2000:]}")
+    return elapsed, p.stderr
+
+
+def instructions(root, conf):
+    """Instructions executed by `apache2 -t` (callgrind's Ir total)."""
+    with tempfile.NamedTemporaryFile(prefix="callgrind-") as out:
+        p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
+                            HTTPD, "-d", str(root), "-f", str(conf), "-t"],
+                           capture_output=True, text=True)
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m:
+        sys.exit(f"callgrind failed on {conf}:\n{p.stderr[-2000:]}")
+    return int(m.group(1))
+
+
+def table(root, module, sizes, runs, shared, callgrind):
+    layout = "100 shared DocumentRoots" if shared else "one DocumentRoot per vhost"
+    print(f"\napache2 -t, {layout}: wall clock median of {runs} alternating runs"
+          + (", instructions from callgrind" if callgrind else ""))
+    head = f"{'vhosts':>8} {'without':>10} {'with':>10} {'ratio':>7}"
+    if callgrind:
+        head += f" {'Ir without':>13} {'Ir with':>13} {'Ir ratio':>8}"
+    print(head + f" {'findings':>9}")
+    for n in sizes:
+        sub = root / f"{'shared' if shared else 'per'}-{n}"
+        sub.mkdir()
+        plain = generate(sub, n, None, shared)
+        withm = generate(sub, n, module, shared)
+        configtest(sub, plain)  # warm the page cache and dentries for both
+        configtest(sub, withm)
+        t_plain, t_mod = [], []
+        for _ in range(runs):
+            t_plain.append(configtest(sub, plain)[0])
+            t, err = configtest(sub, withm)
+            t_mod.append(t)
+        findings = sum(1 for line in err.splitlines() if "SELFHEAL030" in line)
+        mp, mm = statistics.median(t_plain), statistics.median(t_mod)
+        row = f"{n:>8} {mp * 1000:>8.1f}ms {mm * 1000:>8.1f}ms {mm / mp:>6.2f}x"
+        if callgrind:
+            ip, im = instructions(sub, plain), instructions(sub, withm)
+            row += f" {ip:>13,} {im:>13,} {im / ip:>7.3f}x"
+        print(row + f" {findings:>9}", flush=True)
+        shutil.rmtree(sub, ignore_errors=True)
 
 
 def main():
@@ -75,28 +123,25 @@ def main():
     here = Path(__file__).resolve().parents[1]
     ap.add_argument("--build", default=os.environ.get("SELFHEAL_BUILD_DIR", here / "build"))
     ap.add_argument("--sizes", default="100,1000,10000")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--docroots", choices=("per-vhost", "shared", "both"), default="both")
     ap.add_argument("--shared-docroot", action="store_true",
-                    help="100 DocumentRoots shared by all vhosts instead of one each")
+                    help="only the layout with 100 DocumentRoots shared by all vhosts")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts")
     a = ap.parse_args()
-    module = Path(a.build) / "mod_selfheal.so"
+    module = Path(a.build).resolve() / "mod_selfheal.so"  # LoadModule needs it absolute
     if not module.exists():
         sys.exit(f"{module} not found (--build)")
+    callgrind = not a.no_callgrind and shutil.which("valgrind") is not None
+    layouts = {"per-vhost": [False], "shared": [True], "both": [False, True]}[
+        "shared" if a.shared_docroot else a.docroots]
+    sizes = [int(s) for s in a.sizes.split(",")]
     root = Path(tempfile.mkdtemp(prefix="selfheal-bench-"))
+    os.chmod(root, 0o755)  # the run user must reach the DocumentRoots
     try:
-        print(f"apache2 -t, median of {a.runs} runs; module {module}")
-        print(f"{'vhosts':>8} {'without':>10} {'with':>10} {'ratio':>7} {'findings':>9}")
-        for n in (int(s) for s in a.sizes.split(",")):
-            plain = generate(root, n, None, a.shared_docroot)
-            withm = generate(root, n, module, a.shared_docroot)
-            # Interleave so both see the same cache state.
-            time_configtest(root, plain, 1)
-            time_configtest(root, withm, 1)
-            t_plain, _ = time_configtest(root, plain, a.runs)
-            t_mod, err = time_configtest(root, withm, a.runs)
-            findings = sum(1 for line in err.splitlines() if "SELFHEAL030" in line)
-            print(f"{n:>8} {t_plain * 1000:>8.1f}ms {t_mod * 1000:>8.1f}ms "
-                  f"{t_mod / t_plain:>6.2f}x {findings:>9}")
+        print(f"module {module}")
+        for shared in layouts:
+            table(root, module, sizes, a.runs, shared, callgrind)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
