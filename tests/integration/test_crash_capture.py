@@ -269,3 +269,22 @@ def test_a_module_that_replaces_the_handler_is_named(make_server):
     assert s.serves("/")
     wait_for(lambda: any("SELFHEAL0004" in l and "signal 11" in l for l in s.error_lines()),
              what="the SELFHEAL0004 warning")
+
+
+def test_crash_log_size_cap(make_server):
+    """A crash loop cannot fill the disk: past SelfHealCrashLogMaxSize records are dropped,
+    and each drop is said in the error log."""
+    s = make_server("prefork", coredump=False, extra="SelfHealCrashLogMaxSize 64K\n"
+                    "SelfHealCrashLogFold off")
+    s.start()
+    cap = 64 * 1024
+    for i in range(20):
+        assert s.crash("/crash/null")
+        s.wait_exit_signals(i + 1)
+    wait_for(lambda: any("SELFHEAL0102" in l for l in s.error_lines()), what="a drop line")
+    assert s.crash_log.stat().st_size <= cap
+    recs = s.crash_records()  # every line that made it is whole and valid
+    assert 1 <= len(recs) < 20
+    drops = [l for l in s.error_lines() if "SELFHEAL0102" in l]
+    assert len(recs) + len(drops) == 20, (len(recs), len(drops))
+    assert "size cap" in drops[-1] and "/crash/null" in drops[-1]
