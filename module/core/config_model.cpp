@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -285,6 +287,20 @@ int Model::add_impl(std::string_view name, std::string_view args, int file, int 
 
 namespace {
 
+// std::atoi() on a view: leading whitespace, a sign, then digits up to the first other
+// character (no copy to NUL-terminate). Out-of-range values, undefined for atoi, clamp.
+int atoi_view(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && is_space(s[i])) ++i;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  long long v = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
+    v = std::min<long long>(v * 10 + (s[i] - '0'), 1LL << 32);
+  v = neg ? -v : v;
+  return static_cast<int>(std::clamp<long long>(v, INT32_MIN, INT32_MAX));
+}
+
 // Splits "host:port" / "[v6]:port"; lower_of(ctx, host) gives the stored host.
 Address parse_address(std::string_view s, std::string_view (*lower_of)(void*, std::string_view),
                       void* ctx) {
@@ -305,7 +321,7 @@ Address parse_address(std::string_view s, std::string_view (*lower_of)(void*, st
     }
   }
   a.host = lower_of(ctx, host);
-  if (!port.empty() && port != "*") a.port = std::atoi(std::string(port).c_str());
+  if (!port.empty() && port != "*") a.port = atoi_view(port);
   return a;
 }
 
@@ -395,7 +411,7 @@ void Model::finalize() {
         return c >= '0' && c <= '9';
       });
       if (all_digits) {
-        l.port = std::atoi(std::string(s).c_str());
+        l.port = atoi_view(s);
       } else {
         const Address a = parse_address(s, lower_of, this);
         l.host = a.host;
@@ -475,6 +491,17 @@ std::string Model::resolve(std::string_view path) const {
   if (!root.empty() && root.back() != '/') root += '/';
   root += path;
   return root;
+}
+
+const std::string& Model::resolve_into(std::string_view path, std::string& out) const {
+  if (path.empty() || path.front() == '/') {
+    out.assign(path);
+    return out;
+  }
+  out.assign(server_root);
+  if (!out.empty() && out.back() != '/') out += '/';
+  out += path;
+  return out;
 }
 
 std::string Model::effective_pid_file() const {

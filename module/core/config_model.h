@@ -148,6 +148,8 @@ class Model {
   std::vector<int> own_server_level(std::string_view lname, int v) const;
   // Absolute path, relative ones resolved against server_root (as ap_server_root_relative).
   std::string resolve(std::string_view path) const;
+  // Same into `out` (reusing its buffer in loops); returns out.
+  const std::string& resolve_into(std::string_view path, std::string& out) const;
   // PidFile / DefaultRuntimeDir / CoreDumpDirectory resolved (glue values win).
   std::string effective_pid_file() const;
   std::string effective_coredump_dir() const;  // empty = not configured

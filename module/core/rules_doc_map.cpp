@@ -24,10 +24,11 @@ std::string_view alias_target(const Model& m, int d) {
 }
 
 void doc001(Context& c) {
+  std::string path;
   for (int d : c.m.all("documentroot")) {
     const std::string_view raw = c.arg(d, 0);
     if (raw.empty() || util::dynamic_path(raw)) continue;
-    const std::string path = c.m.resolve(raw);
+    c.m.resolve_into(raw, path);
     const FileInfo fi = c.env.stat(path);
     if (!fi.exists)
       c.report(d, "DocumentRoot " + path + " does not exist: every request gets 404",
@@ -51,9 +52,11 @@ void doc002(Context& c) {
                       ": every request gets 403",
                std::nullopt, "give the run user read (and search) permission on the path and its parents");
   };
+  std::string path;
   for (int d : c.m.all("documentroot")) {
     const std::string_view raw = c.arg(d, 0);
-    if (!raw.empty() && !util::dynamic_path(raw)) check(d, c.m.resolve(raw), "DocumentRoot");
+    if (!raw.empty() && !util::dynamic_path(raw))
+      check(d, c.m.resolve_into(raw, path), "DocumentRoot");
   }
   for (const char* n : {"alias", "scriptalias"})
     for (int d : c.m.all(n)) {
