@@ -114,7 +114,7 @@ def main():
     rows = []
     for name, cfg in CONFIGS.items():
         s = Server("event", crashtest=False, selfheal=cfg["selfheal"], extra=cfg["extra"],
-                   mpm_conf=ONE_CHILD, coredump=False)
+                   mpm_conf=ONE_CHILD, coredump=False, self_healing=True)  # module defaults
         try:
             ir = callgrind_per_request(s, args.requests)
             sc = (None, None) if args.no_strace else syscalls_per_request(s, min(args.requests, 500))

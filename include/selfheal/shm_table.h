@@ -108,10 +108,12 @@ void shm_note_child_died(ShmTable* table, int signo) noexcept;
 void shm_table_begin_generation(ShmTable* table, uint32_t generation) noexcept;
 bool shm_claim_generation_diagnosis(ShmTable* table, uint32_t generation) noexcept;
 
-// Crash-loop support: notes a crash of a child that had been running uptime_us (< 0: unknown)
-// and returns how many crashes of the current generation came within early_us of their
-// child's start (this one included when it did). Async-signal-safe.
-uint64_t shm_note_early_crash(ShmTable* table, int64_t uptime_us, int64_t early_us) noexcept;
+// Crash-loop support: notes a crash at now_us of a child that had been running uptime_us
+// (< 0: unknown). A crash within early_us of its child's start is "early"; returns how many
+// early crashes of the current generation fell within window_us before now_us (this one
+// included; at most 8 are remembered), 0 when this one was not early. Async-signal-safe.
+uint64_t shm_note_early_crash(ShmTable* table, int64_t uptime_us, int64_t early_us,
+                              int64_t now_us, int64_t window_us) noexcept;
 
 // The crash log's cross-process fold limiter (SelfHealCrashLogFold N T): at most `after`
 // records per signature per window_s seconds are written, across all children (each crash

@@ -337,11 +337,19 @@ void shm_record_crash_ex(ShmTable* t, const crash::CrashSummary& s,
   if (s.key_hash != 0) quarantine_note_crash(t, s.key_hash, info.key_text, now);
 }
 
-uint64_t shm_note_early_crash(ShmTable* t, int64_t uptime_us, int64_t early_us) noexcept {
-  if (!t) return 0;
-  if (uptime_us >= 0 && uptime_us < early_us)
-    return t->generation_early_crashes.fetch_add(1, std::memory_order_relaxed) + 1;
-  return t->generation_early_crashes.load(std::memory_order_relaxed);
+uint64_t shm_note_early_crash(ShmTable* t, int64_t uptime_us, int64_t early_us, int64_t now_us,
+                              int64_t window_us) noexcept {
+  if (!t || uptime_us < 0 || uptime_us >= early_us) return 0;
+  constexpr auto rx = std::memory_order_relaxed;
+  t->generation_early_crashes.fetch_add(1, rx);
+  constexpr uint32_t n = sizeof t->early_ring / sizeof t->early_ring[0];
+  t->early_ring[t->early_pos.fetch_add(1, rx) % n].store(now_us, rx);
+  uint64_t recent = 0;
+  for (const auto& r : t->early_ring) {
+    int64_t ts = r.load(rx);
+    if (ts != 0 && ts > now_us - window_us && ts <= now_us) ++recent;
+  }
+  return recent;
 }
 
 bool shm_fold_check(ShmTable* t, uint64_t signature, int64_t now, uint32_t after,
@@ -380,6 +388,7 @@ void shm_table_begin_generation(ShmTable* t, uint32_t generation) noexcept {
   t->generation.store(generation, std::memory_order_relaxed);
   t->generation_crashes.store(0, std::memory_order_relaxed);
   t->generation_early_crashes.store(0, std::memory_order_relaxed);
+  for (auto& r : t->early_ring) r.store(0, std::memory_order_relaxed);
 }
 
 bool shm_claim_generation_diagnosis(ShmTable* t, uint32_t generation) noexcept {

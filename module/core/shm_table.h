@@ -127,7 +127,9 @@ struct alignas(64) ShmTable {
   AU32 generation;
   AU32 diagnosed_generation;
   AU64 generation_crashes;
-  AU64 generation_early_crashes;  // crashes within kEarlyCrashUs of their child's start
+  AU64 generation_early_crashes;  // crashes soon after their child's start (this generation)
+  AI64 early_ring[8];              // times of the latest early crashes (shm_note_early_crash)
+  AU32 early_pos;
   // Refusals are counted on the request path: keep them off the other counters' line.
   alignas(64) AU64 refused_total;
 };

@@ -32,9 +32,11 @@ namespace {
 constexpr const char* kHolderKey = "selfheal-shm-holder";
 constexpr uint32_t kSignatureSlots = 128;
 constexpr uint32_t kRecentCrashes = 32;
-// Crash-loop diagnosis: this many crashes of children younger than kEarlyUs in one generation.
+// Crash-loop diagnosis: kLoopCrashes crashes of children younger than kEarlyUs within
+// kLoopWindowUs, once per generation.
 constexpr uint64_t kLoopCrashes = 3;
 constexpr int64_t kEarlyUs = 10 * 1000000;
+constexpr int64_t kLoopWindowUs = 60 * 1000000;
 
 // Kept in the process pool (plain C data: no destructor, no pointer into this DSO, which is
 // unloaded and reloaded at every restart).
@@ -67,7 +69,9 @@ void write_diagnosis(const crash::CrashSummary& s, uint64_t early) noexcept {
   b.udec(g_generation);
   b.str(" died within ");
   b.udec(kEarlyUs / 1000000);
-  b.str(" s of starting; the latest by ");
+  b.str(" s of starting, in the last ");
+  b.udec(kLoopWindowUs / 1000000);
+  b.str(" s; the latest by ");
   b.str(crash::signal_name(s.signo));
   if (s.method || s.path) {
     b.str(" in ");
@@ -104,9 +108,9 @@ void on_crash(const crash::CrashSummary& s) noexcept {
   info.record_id = s.record_id;
   info.pid = s.pid;
   shm_record_crash_ex(t, s, info);
-  const uint64_t early = shm_note_early_crash(t, s.uptime_us, kEarlyUs);
-  if (s.uptime_us >= 0 && s.uptime_us < kEarlyUs && early >= kLoopCrashes &&
-      shm_claim_generation_diagnosis(t, g_generation))
+  const int64_t now = s.time_us ? s.time_us : shm_now_us();
+  const uint64_t early = shm_note_early_crash(t, s.uptime_us, kEarlyUs, now, kLoopWindowUs);
+  if (early >= kLoopCrashes && shm_claim_generation_diagnosis(t, g_generation))
     write_diagnosis(s, early);
 }
 

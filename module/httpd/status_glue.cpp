@@ -113,9 +113,7 @@ const char* form_lift(request_rec* r, const std::string& body) {
     *eq = '\0';
     if (strcmp(pair, "lift") != 0) continue;
     char* v = eq + 1;
-    for (char* p = v; *p; ++p)
-      if (*p == '+') *p = ' ';
-    if (ap_unescape_url(v) != OK) return nullptr;
+    if (ap_unescape_urlencoded(v) != OK) return nullptr;  // '+' and %XX, %2F included
     return v;
   }
   return nullptr;
@@ -171,6 +169,7 @@ int handle_lift(request_rec* r, bool json) {
 
 int handle(request_rec* r) {
   r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+  ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "POST", nullptr);  // the 405's Allow
   const bool json = has_arg(r->args, "json");
   const bool metrics = !json && has_arg(r->args, "metrics");
   if (r->method_number == M_POST) return handle_lift(r, json);

@@ -33,6 +33,8 @@ CRASH_LINES = [
     r"AH00051: child pid \d+ exit signal",     # parent: child died by a signal (core)
     r"AH00052: child pid \d+ exit signal",     # parent: child died by a signal
     r"SELFHEAL01\d\d:",                        # our own crash summary lines
+    r"SELFHEAL05(01|10):",                     # quarantine refusals, crash-loop diagnosis
+    r"AH10392: children are killed successively",  # event MPM: children dying in a row
     r"AH00050: Child \d+ returned a Fatal error",
     r"AH00169: caught SIGTERM",
 ]
@@ -60,10 +62,12 @@ def _raise_core_limit():
 
 
 class Server:
-    """One httpd. `extra` is appended to httpd.conf; `mpm` is event, worker or prefork."""
+    """One httpd. `extra` is appended to httpd.conf; `mpm` is event, worker or prefork.
+    self_healing=True keeps mod_selfheal's quarantine and crash-log folding at their defaults."""
 
     def __init__(self, mpm="event", extra="", selfheal=True, crashtest=True, load_modules=(),
-                 coredump=True, mpm_conf=None, crashlog_conf=None, log_level="warn"):
+                 coredump=True, mpm_conf=None, crashlog_conf=None, log_level="warn",
+                 self_healing=False):
         self.mpm = mpm
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix=f"selfheal-{mpm}-"))
@@ -117,6 +121,11 @@ class Server:
         lines.append(mpm_conf if mpm_conf is not None else self.default_mpm_conf(mpm))
         if crashlog_conf:
             lines.append(crashlog_conf)
+        if selfheal and not self_healing:
+            # Tests that crash one URL many times want every crash recorded: quarantine and
+            # the crash-log fold limiter (both on by default) are off unless asked for, and a
+            # test's own directives in `extra` (read later) override these.
+            lines.append("SelfHealQuarantine off\nSelfHealCrashLogFold off")
         lines.append(extra)
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc_env = dict(os.environ, LANG="C")

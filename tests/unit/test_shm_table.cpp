@@ -343,15 +343,19 @@ TEST_F(ShmTableTest, FoldLimiterAcrossCallersPerSignatureAndWindow) {
   EXPECT_EQ(carried, 1u);
 }
 
-TEST_F(ShmTableTest, EarlyCrashesCountPerGeneration) {
+TEST_F(ShmTableTest, EarlyCrashesCountPerGenerationAndWindow) {
   shm_table_begin_generation(table_, 3);
-  EXPECT_EQ(shm_note_early_crash(table_, 1 * kSec, 10 * kSec), 1u);
-  EXPECT_EQ(shm_note_early_crash(table_, 60 * kSec, 10 * kSec), 1u);  // not early
-  EXPECT_EQ(shm_note_early_crash(table_, -1, 10 * kSec), 1u);         // unknown
-  EXPECT_EQ(shm_note_early_crash(table_, 0, 10 * kSec), 2u);
-  EXPECT_EQ(shm_snapshot(table_, kT0).counters.generation_early_crashes, 2u);
+  const int64_t early = 10 * kSec, window = 60 * kSec;
+  EXPECT_EQ(shm_note_early_crash(table_, 1 * kSec, early, kT0, window), 1u);
+  EXPECT_EQ(shm_note_early_crash(table_, 60 * kSec, early, kT0 + 1, window), 0u);  // not early
+  EXPECT_EQ(shm_note_early_crash(table_, -1, early, kT0 + 2, window), 0u);         // unknown
+  EXPECT_EQ(shm_note_early_crash(table_, 0, early, kT0 + 3, window), 2u);
+  // Early crashes spread beyond the window do not add up.
+  EXPECT_EQ(shm_note_early_crash(table_, 0, early, kT0 + 100 * kSec, window), 1u);
+  EXPECT_EQ(shm_snapshot(table_, kT0).counters.generation_early_crashes, 3u);
   shm_table_begin_generation(table_, 4);
   EXPECT_EQ(shm_snapshot(table_, kT0).counters.generation_early_crashes, 0u);
+  EXPECT_EQ(shm_note_early_crash(table_, 0, early, kT0 + 101 * kSec, window), 1u);
   EXPECT_TRUE(shm_claim_generation_diagnosis(table_, 4));
   EXPECT_FALSE(shm_claim_generation_diagnosis(table_, 4));
 }
