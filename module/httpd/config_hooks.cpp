@@ -19,6 +19,7 @@
 #include <string>
 
 #include "config_hooks.h"
+#include "shm_glue.h"  // selfheal-status: status_note_findings
 #include "core/config_model.h"
 #include "core/directive_args.h"
 #include "core/rule_engine.h"
@@ -200,7 +201,10 @@ int do_check_config(apr_pool_t* ptemp, server_rec* s) {
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                      .count());
   const Mode mode = validate_mode(m);
-  if (!test && mode == Mode::off) return OK;
+  if (!test && mode == Mode::off) {
+    status_note_findings(s, {}, true);  // selfheal-status: none for the running config
+    return OK;
+  }
 
   selfheal::cfg::RunOptions opt;
   opt.config_test = test;
@@ -213,6 +217,7 @@ int do_check_config(apr_pool_t* ptemp, server_rec* s) {
   const size_t errors = count(fs, Severity::error);
   const bool startup = test || first_start;
   log_findings(fs, s, startup);
+  if (!test) status_note_findings(s, fs, true);  // selfheal-status: the running config's
   if (!fs.empty())
     ap_log_error(APLOG_MARK, (startup ? APLOG_STARTUP : 0) | APLOG_NOTICE, 0, s,
                  "SELFHEAL0300: configuration check: %lu error(s), %lu warning(s), %lu info",
@@ -267,7 +272,9 @@ int do_post_config(apr_pool_t* ptemp, server_rec* s) {
   selfheal::cfg::RunOptions opt;
   opt.phase = selfheal::cfg::Phase::post_config;
   selfheal::cfg::SystemEnvironment env(m.run_user, m.run_uid, m.run_gid);
-  log_findings(selfheal::cfg::run_rules(m, env, opt), s, false);
+  const std::vector<Finding> post = selfheal::cfg::run_rules(m, env, opt);
+  log_findings(post, s, false);
+  status_note_findings(s, post, false);  // selfheal-status: added to check_config's
   return OK;  // never fatal: logs and listeners are already open
 }
 

@@ -223,7 +223,11 @@ def test_crash_log_folds_identical_records_across_children(make_server):
 
 
 def test_crash_loop_at_start_up_is_diagnosed_once_per_generation(make_server):
-    s = make_server(extra=STATUS + "CrashTestChildInit on\n", allowed=LOOP, self_healing=True)
+    # A configuration finding (MPM-002) the diagnosis names as a possible explanation.
+    mpm = ("StartServers 2\nServerLimit 16\nThreadsPerChild 8\nThreadLimit 8\n"
+           "MaxRequestWorkers 100\nMinSpareThreads 8\nMaxSpareThreads 64")
+    s = make_server(extra=STATUS + "CrashTestChildInit on\n", mpm_conf=mpm, self_healing=True,
+                    allowed=LOOP + [r"SELFHEAL030\d:", r"AH0051[34]:"])
     s.start()
     pat = (r"SELFHEAL0510: crash loop: \d+ children of generation 0 died within 10 s of "
            r"starting, in the last 60 s")
@@ -235,6 +239,7 @@ def test_crash_loop_at_start_up_is_diagnosed_once_per_generation(make_server):
     assert f"signature {sig}" in line
     assert "before serving a request (child start-up)" in line
     assert "top frame mod_selfheal_crashtest.so+0x" in line
+    assert "configuration findings that may explain it: MPM-002 (warning) " in line
     # The crash log folds them (default 20 per minute per signature).
     s.graceful()
     wait_for(lambda: log_count(s, r"SELFHEAL0510: crash loop: \d+ children of generation 1 ") == 1,

@@ -160,3 +160,21 @@ def test_server_status_has_a_selfheal_section(make_server):
     lines = dict(l.split(": ", 1) for l in body.decode().splitlines() if l.startswith("SelfHeal"))
     assert lines, body.decode()
     assert lines["SelfHealAvailable"] == "1" and lines["SelfHealCrashes"] == "1", lines
+
+
+FINDING_MPM = ("StartServers 2\nServerLimit 16\nThreadsPerChild 8\nThreadLimit 8\n"
+               "MaxRequestWorkers 100\nMinSpareThreads 8\nMaxSpareThreads 64\n"
+               "MaxConnectionsPerChild 0")  # MPM-002: 100 is not a multiple of 8
+
+
+def test_configuration_findings_on_the_page_and_in_metrics(make_server):
+    s = make_server(extra=STATUS, mpm_conf=FINDING_MPM, allowed=ALLOWED)
+    s.start()
+    j = status_json(s)
+    assert [(f["rule"], f["severity"], f["line"] > 0) for f in j["findings"]] == \
+        [("MPM-002", "warning", True)]
+    assert j["findings"][0]["file"] == str(s.conf)
+    st, _, body = s.get("/selfheal-status?metrics")
+    assert 'selfheal_config_findings{severity="warning",rule="MPM-002"} 1' in body.decode()
+    st, _, body = s.get("/selfheal-status")
+    assert "MPM-002" in body.decode()
