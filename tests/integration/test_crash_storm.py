@@ -1,6 +1,7 @@
 """A crash storm: 200+ worker crashes while a bounded wrk load runs on loopback. Afterwards
 every dead child left exactly one valid record, no child hangs, and the server serves."""
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from harness import wait_for
 
-CRASHES = 200
+CRASHES = 200  # dead children, not requests: under event one death can take several
 STORM_CONF = ("StartServers 4\nServerLimit 16\nThreadsPerChild 8\nThreadLimit 8\n"
               "MaxRequestWorkers 128\nMinSpareThreads 16\nMaxSpareThreads 128\n"
               "MaxConnectionsPerChild 0")
@@ -31,44 +32,49 @@ def child_states(server):
 def test_crash_storm(make_server, mpm):
     # No core dumps here: 200 of them would only measure the disk.
     s = make_server(mpm, coredump=False, mpm_conf=STORM_CONF if mpm != "prefork" else None,
-                    extra="SelfHealCrashLogFold off")
+                    # every crash recorded, none refused: this is about capture, not healing
+                    extra="SelfHealCrashLogFold off\nSelfHealQuarantine off")
     s.start()
     wrk = subprocess.Popen(
-        ["wrk", "-t2", "-c16", "-d60s", "--timeout", "5s", f"http://127.0.0.1:{s.port}/static.txt"],
+        ["wrk", "-t2", "-c16", "-d240s", "--timeout", "5s", f"http://127.0.0.1:{s.port}/static.txt"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     dropped = 0
     lock = threading.Lock()
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 240
 
-    def one(i):
+    def crasher(k):
         nonlocal dropped
-        if time.monotonic() > deadline:
-            return
-        if s.crash(f"/crash/{['null', 'fpe', 'abort', 'bus'][i % 4]}", timeout=20):
-            with lock:
-                dropped += 1
+        i = k
+        while time.monotonic() < deadline and len(s.exit_signal_lines()) < CRASHES:
+            if s.crash(f"/crash/{['null', 'fpe', 'abort', 'bus'][i % 4]}", timeout=20):
+                with lock:
+                    dropped += 1
+            i += 4
 
     try:
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(one, range(CRASHES)))
+            list(pool.map(crasher, range(4)))
     finally:
+        if wrk.poll() is None:
+            wrk.send_signal(signal.SIGINT)  # wrk stops and prints its summary
         out, _ = wrk.communicate(timeout=120)
-    assert dropped >= CRASHES * 0.95, f"only {dropped} crash requests dropped their connection"
-    # Every dead child: one exit-signal line from the parent and one record from us.
-    exits = wait_for(lambda: len(s.exit_signal_lines()) >= 150 and len(s.exit_signal_lines()),
-                     timeout=30, what="the parent to log the deaths")
-    time.sleep(2)
+    exits = len(s.exit_signal_lines())
+    assert exits >= CRASHES, f"only {exits} children died in the time allowed"
+    assert dropped >= exits, f"{dropped} crash requests dropped for {exits} deaths"
+    time.sleep(2)  # the last records and exit lines
     exits = len(s.exit_signal_lines())
     records = s.crash_records()  # fails on any line that is not valid JSON
-    assert exits >= 150
     assert len(records) == exits, f"{len(records)} records for {exits} dead children"
     assert len({r["pid"] for r in records}) == len(records), "two records from one process"
     for r in records:
         assert r["request"] and r["request"]["path"].startswith("/crash/")
         assert r["frames"] and r["signal"]["name"] in ("SIGSEGV", "SIGFPE", "SIGABRT", "SIGBUS")
-    # wrk ran its bounded load to the end and got answers.
+    # wrk ran its bounded load all through the storm and got answers.
     m = re.search(r"(\d+) requests in", out)
     assert m and int(m.group(1)) > 100, out
+    errors = " ".join(re.findall(r"Non-2xx or 3xx responses: \d+|Socket errors: [^\n]*", out))
+    print(f"\ncrash storm [{mpm}]: {exits} children died, {len(records)} records, "
+          f"{dropped} crash requests dropped; wrk: {m.group(1)} requests {errors}")
     # No hung child: every child is running or sleeping, and the server still answers.
     # (a zombie is a child the parent has not reaped yet: it must be gone within seconds)
     wait_for(lambda: all(st in "RS" for st in child_states(s).values()), timeout=15,
