@@ -121,7 +121,8 @@ void uninstall() noexcept;
 ThreadEntry* thread_entry() noexcept;
 inline constexpr size_t kMaxThreadEntries = 4096;
 
-// Which of our signals now has a handler that is not ours (another module replaced it):
+// Which of our signals now has a handler that is not ours (another module replaced it; 0 while
+// a crash of this process is being handed to the previous handler):
 // returns the first such signal number or 0. NOT async-signal-safe (cheap: sigaction calls).
 int replaced_handler() noexcept;
 

@@ -33,6 +33,7 @@ Installed g_cfg;
 struct sigaction g_prev[kNumSignals];
 std::atomic<bool> g_installed{false};
 std::atomic<long> g_owner{0};  // tid of the thread writing a record; 0: none
+std::atomic<uint64_t> g_handed{0};  // bit per signal: a crash gave it back to the previous action
 std::atomic<bool> g_done{false};  // the owner has chained to an action that ends the process
 std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 
@@ -319,6 +320,7 @@ void reraise(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
 // default action, i.e. the process dies once the handler returns (all our signals are fatal
 // by default). Async-signal-safe.
 bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigaction& act) noexcept {
+  if (signo > 0 && signo < 64) g_handed.fetch_or(1ull << signo, std::memory_order_release);
   struct sigaction a = act;
   bool fault = signal_is_fault(signo, info);
   if (a.sa_handler == SIG_IGN && !(a.sa_flags & SA_SIGINFO)) {
@@ -432,6 +434,7 @@ void set_installed(const Config& cfg) noexcept {
 
 int install(const Config& cfg) noexcept {
   if (g_installed.load()) uninstall();
+  g_handed.store(0, std::memory_order_relaxed);
   set_installed(cfg);
   safe_read_init();
   modules_snapshot();
@@ -467,7 +470,10 @@ void uninstall() noexcept {
 
 int replaced_handler() noexcept {
   if (!g_installed.load()) return 0;
+  // A signal handed back to the previous handler by a crash is not another module's doing.
+  const uint64_t handed = g_handed.load(std::memory_order_acquire);
   for (int s : kSignals) {
+    if (handed & (1ull << s)) continue;
     struct sigaction cur{};
     if (sigaction(s, nullptr, &cur) == 0 && !is_ours(cur)) return s;
   }

@@ -61,9 +61,18 @@ def test_crash_storm(make_server, mpm):
     exits = len(s.exit_signal_lines())
     assert exits >= CRASHES, f"only {exits} children died in the time allowed"
     assert dropped >= exits, f"{dropped} crash requests dropped for {exits} deaths"
-    time.sleep(2)  # the last records and exit lines
-    exits = len(s.exit_signal_lines())
-    records = s.crash_records()  # fails on any line that is not valid JSON
+    # One record per dead child, matched by pid (the parent logs a death when it reaps the
+    # child, which can lag the record by a maintenance cycle).
+    def dead_pids():
+        return {int(m.group(1)) for l in s.exit_signal_lines()
+                if (m := re.search(r"child pid (\d+) exit signal", l))}
+
+    def settled():
+        recs = s.crash_records()  # fails on any line that is not valid JSON
+        return {r["pid"] for r in recs} == dead_pids() and recs
+
+    records = wait_for(settled, timeout=20, what="one record for each dead child")
+    exits = len(dead_pids())
     assert len(records) == exits, f"{len(records)} records for {exits} dead children"
     assert len({r["pid"] for r in records}) == len(records), "two records from one process"
     for r in records:
