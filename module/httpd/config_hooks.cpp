@@ -19,6 +19,7 @@
 #include <string>
 
 #include "config_hooks.h"
+#include "glue.h"
 #include "shm_glue.h"  // selfheal-status: status_note_findings
 #include "core/config_model.h"
 #include "core/directive_args.h"
@@ -50,9 +51,6 @@ const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
 const char* in_context(cmd_parms* cmd, unsigned forbidden, const char* allowed) {
   const char* err = ap_check_cmd_context(cmd, forbidden);
   return err ? apr_pstrcat(cmd->pool, err, "; ", allowed, nullptr) : nullptr;
-}
-const char* global_only(cmd_parms* cmd) {
-  return in_context(cmd, GLOBAL_ONLY, selfheal::dargs::kMainServerOnly);
 }
 
 const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const char*> allowed) {

@@ -22,12 +22,6 @@ const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
   return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
 }
 
-// In the main server config only; the message says where it is allowed (see directive_args.h).
-const char* global_only(cmd_parms* cmd) {
-  const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-  return err ? apr_pstrcat(cmd->pool, err, "; ", dargs::kMainServerOnly, nullptr) : nullptr;
-}
-
 // "on"/"off" only (AP_INIT_FLAG would also do, but its message does not name the directive).
 const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) noexcept {
   try {
@@ -76,6 +70,11 @@ const char* set_capture(cmd_parms* cmd, void*, const char* arg) {
 }
 
 }  // namespace
+
+const char* global_only(cmd_parms* cmd) noexcept {
+  const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+  return err ? apr_pstrcat(cmd->pool, err, "; ", dargs::kMainServerOnly, nullptr) : nullptr;
+}
 
 CrashSettings& crash_settings() noexcept { return g_crash; }
 void reset_crash_settings() noexcept { g_crash = CrashSettings{}; }

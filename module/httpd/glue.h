@@ -36,6 +36,10 @@ void reset_crash_settings() noexcept;
 // The crash-capture hooks (crash_glue.cpp).
 void register_crash_hooks(apr_pool_t* p) noexcept;
 
+// For a directive of the main server config only (register it RSRC_CONF|ACCESS_CONF so httpd
+// hands <Directory>/<Location> uses to us): httpd's context error, plus where it is allowed.
+const char* global_only(cmd_parms* cmd) noexcept;
+
 // The crash capture's directives, {NULL}-terminated (directives.cpp). A function-local table,
 // so mod_selfheal.cpp can join the tables of all parts at load time in any link order.
 const command_rec* crash_cmds() noexcept;

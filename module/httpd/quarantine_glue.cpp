@@ -56,7 +56,7 @@ int split_args(cmd_parms* cmd, const char* raw, const char** argv, int max) {
 
 // SelfHealQuarantine N T | off
 const char* set_quarantine(cmd_parms* cmd, void*, const char* raw) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   const char* a[3] = {};
   const int n = split_args(cmd, raw, a, 2);
   const char* usage = apr_psprintf(
@@ -83,7 +83,7 @@ const char* set_quarantine(cmd_parms* cmd, void*, const char* raw) {
 
 // SelfHealQuarantineDuration D [CAP]
 const char* set_duration(cmd_parms* cmd, void*, const char* raw) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   const char* a[3] = {};
   const int n = split_args(cmd, raw, a, 2);
   const char* usage = apr_psprintf(
@@ -108,7 +108,7 @@ const char* set_duration(cmd_parms* cmd, void*, const char* raw) {
 
 // SelfHealQuarantineKey PART... (method vhost path query client)
 const char* set_key(cmd_parms* cmd, void*, const char* raw) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   static const struct {
     const char* name;
     uint32_t bit;
@@ -137,7 +137,7 @@ const char* set_key(cmd_parms* cmd, void*, const char* raw) {
 
 // SelfHealQuarantineSlots N
 const char* set_slots(cmd_parms* cmd, void*, const char* arg) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   uint32_t v = 0;
   if (!parse_uint(arg, kMinSlots, kMaxSlots, &v))
     return apr_psprintf(cmd->pool,
@@ -150,7 +150,7 @@ const char* set_slots(cmd_parms* cmd, void*, const char* arg) {
 
 // SelfHealCrashLogFold N T | off
 const char* set_fold(cmd_parms* cmd, void*, const char* raw) {
-  if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return err;
+  if (const char* err = global_only(cmd)) return err;
   const char* a[3] = {};
   const int n = split_args(cmd, raw, a, 2);
   const char* usage = apr_psprintf(
@@ -218,18 +218,18 @@ int post_read_request(request_rec* r) noexcept {
 
 const command_rec* quarantine_cmds() noexcept {
   static const command_rec cmds[] = {
-      AP_INIT_RAW_ARGS("SelfHealQuarantine", as_cmd(set_quarantine), nullptr, RSRC_CONF,
+      AP_INIT_RAW_ARGS("SelfHealQuarantine", as_cmd(set_quarantine), nullptr, RSRC_CONF | ACCESS_CONF,
                        "N T: quarantine a request key after N crashes within T seconds "
                        "(default 3 60); off: never"),
-      AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", as_cmd(set_duration), nullptr, RSRC_CONF,
+      AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", as_cmd(set_duration), nullptr, RSRC_CONF | ACCESS_CONF,
                        "D [CAP]: a quarantine lasts D seconds (default 300), doubling on each "
                        "repeat up to CAP (default 86400)"),
-      AP_INIT_RAW_ARGS("SelfHealQuarantineKey", as_cmd(set_key), nullptr, RSRC_CONF,
+      AP_INIT_RAW_ARGS("SelfHealQuarantineKey", as_cmd(set_key), nullptr, RSRC_CONF | ACCESS_CONF,
                        "the parts of a request that make its quarantine key: method vhost path "
                        "query client (default: method vhost path)"),
-      AP_INIT_TAKE1("SelfHealQuarantineSlots", as_cmd(set_slots), nullptr, RSRC_CONF,
+      AP_INIT_TAKE1("SelfHealQuarantineSlots", as_cmd(set_slots), nullptr, RSRC_CONF | ACCESS_CONF,
                     "request keys the shared-memory table tracks (default 256)"),
-      AP_INIT_RAW_ARGS("SelfHealCrashLogFold", as_cmd(set_fold), nullptr, RSRC_CONF,
+      AP_INIT_RAW_ARGS("SelfHealCrashLogFold", as_cmd(set_fold), nullptr, RSRC_CONF | ACCESS_CONF,
                        "N T: at most N crash records per signature per T seconds across all "
                        "children (default 20 60); off: write every record"),
       {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};

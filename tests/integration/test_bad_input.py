@@ -68,13 +68,6 @@ ROWS = {
         allowed=r"use 'off', or N T", scope="main"),
 }
 
-# Directives whose context message does not say yet where they are allowed (httpd's own
-# "cannot occur within <VirtualHost> section" / "not allowed here"). Owner told; xfail until
-# fixed (not strict, so a fix does not break CI; then drop them from this set).
-CONTEXT_MESSAGE_PENDING = {
-    "SelfHealQuarantine", "SelfHealQuarantineDuration", "SelfHealQuarantineKey",
-    "SelfHealQuarantineSlots", "SelfHealCrashLogFold",
-}
 
 KINDS = ("missing", "extra", "range", "wrong")
 AP_INIT = re.compile(r'AP_INIT_[A-Z0-9_]+\(\s*"(SelfHeal\w+)"')
@@ -174,9 +167,6 @@ def test_directive_in_a_context_where_it_is_not_allowed(make_server, name, where
     row = ROWS[name]
     if row["scope"] == "vhost" and where == "virtualhost":
         pytest.skip(f"{name} is allowed in <VirtualHost>")
-    if name in CONTEXT_MESSAGE_PENDING:
-        pytest.xfail(f"{name}: httpd's context message only ('cannot occur within', 'not allowed "
-                     "here'): append dargs::kMainServerOnly and register RSRC_CONF|ACCESS_CONF")
     s = make_server(crashtest=False)
     text = CONTEXTS[where].format(port=s.port, root=s.root, line=line_of(name, row["ok"]))
     first = bad_config(s, text)
