@@ -161,7 +161,8 @@ class SystemEnvironment : public Environment {
     UserAnswers user{-2, -2, -2, -2, -2, -2, -2, -2};
   };
   const FileInfo& stat_ref(std::string_view path);
-  std::optional<bool> by_mode(std::string_view path, int mode);
+  const FileInfo& stat_of(PathFacts& f, std::string_view path);
+  std::optional<bool> by_mode(std::string_view path, int mode, PathFacts& f);
   signed char search_verdict(std::string_view dir);
   std::string user_;
   long uid_, gid_;

@@ -29,6 +29,12 @@ SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
 
 const FileInfo& SystemEnvironment::stat_ref(std::string_view path) {
   PathFacts& f = *paths_.try_emplace(path).first;
+  return stat_of(f, path);
+}
+
+// stat() into the record `f` of `path` (once): callers that already hold the record
+// do not hash the path again.
+const FileInfo& SystemEnvironment::stat_of(PathFacts& f, std::string_view path) {
   if (f.stat_done) return f.fi;
   f.stat_done = true;
   struct stat st{};
@@ -97,16 +103,18 @@ std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
 // 1 granted everywhere, -1 not certain. Memoized: 10,000 DocumentRoots in one parent
 // directory walk it once.
 signed char SystemEnvironment::search_verdict(std::string_view dir) {
-  if (const PathFacts* f = paths_.find(dir); f && f->search != -2) return f->search;
+  // One record per directory, looked up once (PathMap values never move).
+  PathFacts& f = *paths_.try_emplace(dir).first;
+  if (f.search != -2) return f.search;
   signed char up = 1;
   if (const size_t slash = dir.rfind('/'); slash != std::string_view::npos && slash >= 1)
     up = search_verdict(dir.substr(0, slash));
   signed char v = up;
   if (up != 0) {
-    const std::optional<bool> r = decide(stat_ref(dir), X_OK, uid_);
+    const std::optional<bool> r = decide(stat_of(f, dir), X_OK, uid_);
     v = (r && !*r) ? 0 : (!r ? -1 : up);
   }
-  paths_.try_emplace(dir).first->search = v;
+  f.search = v;
   return v;
 }
 
@@ -115,13 +123,13 @@ signed char SystemEnvironment::search_verdict(std::string_view dir) {
 // group and other lack them and the run user does not own the file -> refused. The
 // common 0755 tree never needs the helper. (A POSIX ACL can only narrow what the
 // group-class bits, its mask, allow, so "refused" stays certain.)
-std::optional<bool> SystemEnvironment::by_mode(std::string_view path, int mode) {
+std::optional<bool> SystemEnvironment::by_mode(std::string_view path, int mode, PathFacts& f) {
   if (path.empty() || path[0] != '/') return std::nullopt;
   signed char up = 1;
   if (const size_t slash = path.rfind('/'); slash != std::string_view::npos && slash >= 1)
     up = search_verdict(path.substr(0, slash));
   if (up == 0) return false;
-  const std::optional<bool> r = decide(stat_ref(path), mode, uid_);
+  const std::optional<bool> r = decide(stat_of(f, path), mode, uid_);
   if (r && !*r) return false;
   if (up < 0 || !r) return std::nullopt;
   return true;
@@ -139,10 +147,11 @@ void SystemEnvironment::prefetch_user_access(
   const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
   for (const auto& q : queries) {
     const int mode = q.second & 7;
-    signed char& slot = paths_.try_emplace(q.first).first->user[static_cast<size_t>(mode)];
+    PathFacts& facts = *paths_.try_emplace(q.first).first;
+    signed char& slot = facts.user[static_cast<size_t>(mode)];
     if (slot != -2) continue;  // answered or already queued
     if (other_user) {
-      if (std::optional<bool> r = by_mode(q.first, q.second)) {
+      if (std::optional<bool> r = by_mode(q.first, q.second, facts)) {
         // by_mode() only adds stat entries: the slot reference stays valid.
         slot = *r ? 1 : 0;
         continue;
