@@ -143,6 +143,17 @@ CivilTime civil_from_us(int64_t us) noexcept {
   return t;
 }
 
+// "HH:MM:SS.uuuuuu", the part both time formats share. Async-signal-safe.
+static void put_clock(TextBuf& b, const CivilTime& t) noexcept {
+  b.udec_pad(static_cast<uint64_t>(t.hour), 2);
+  b.ch(':');
+  b.udec_pad(static_cast<uint64_t>(t.minute), 2);
+  b.ch(':');
+  b.udec_pad(static_cast<uint64_t>(t.second), 2);
+  b.ch('.');
+  b.udec_pad(static_cast<uint64_t>(t.usec), 6);
+}
+
 size_t format_iso8601_utc(int64_t us, char* out) noexcept {
   CivilTime t = civil_from_us(us);
   TextBuf b(out, 31);
@@ -153,13 +164,7 @@ size_t format_iso8601_utc(int64_t us, char* out) noexcept {
   b.ch('-');
   b.udec_pad(static_cast<uint64_t>(t.day), 2);
   b.ch('T');
-  b.udec_pad(static_cast<uint64_t>(t.hour), 2);
-  b.ch(':');
-  b.udec_pad(static_cast<uint64_t>(t.minute), 2);
-  b.ch(':');
-  b.udec_pad(static_cast<uint64_t>(t.second), 2);
-  b.ch('.');
-  b.udec_pad(static_cast<uint64_t>(t.usec), 6);
+  put_clock(b, t);
   b.ch('Z');
   out[b.len] = '\0';
   return b.len;
@@ -176,13 +181,7 @@ void format_errlog_stamp(TextBuf& b, int64_t us, long gmtoff) noexcept {
   b.ch(' ');
   b.udec_pad(static_cast<uint64_t>(t.day), 2);
   b.ch(' ');
-  b.udec_pad(static_cast<uint64_t>(t.hour), 2);
-  b.ch(':');
-  b.udec_pad(static_cast<uint64_t>(t.minute), 2);
-  b.ch(':');
-  b.udec_pad(static_cast<uint64_t>(t.second), 2);
-  b.ch('.');
-  b.udec_pad(static_cast<uint64_t>(t.usec), 6);
+  put_clock(b, t);
   b.ch(' ');
   b.dec(t.year);
 }
