@@ -73,6 +73,15 @@ const nlohmann::json* find_frame_in(const nlohmann::json& r, const std::string& 
 
 uint64_t hex_of(const nlohmann::json& v) { return std::stoull(v.get<std::string>(), nullptr, 16); }
 
+// The child died by `sig` and left exactly one record in the crash log: that record, or null
+// (with the failure reported) when it did not.
+nlohmann::json the_record(const TempDir& dir, int status, int sig) {
+  EXPECT_TRUE(DiedBy(status, sig));
+  auto recs = records_of(dir.file("crash.log"));
+  EXPECT_EQ(recs.size(), 1u);
+  return recs.size() == 1 ? recs[0] : nlohmann::json();
+}
+
 TEST(CrashSignals, NullDerefWritesCompleteRecordAndDiesBySigsegv) {
   TempDir dir;
   int st = run_child([&] {
@@ -80,10 +89,8 @@ TEST(CrashSignals, NullDerefWritesCompleteRecordAndDiesBySigsegv) {
     install_with_request(dir, &req);
     crash_null_deref();
   });
-  EXPECT_TRUE(DiedBy(st, SIGSEGV));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  const auto& r = recs[0];
+  const nlohmann::json r = the_record(dir, st, SIGSEGV);
+  ASSERT_FALSE(r.is_null());
   expect_complete_record(r);
   EXPECT_EQ(r["signal"]["name"], "SIGSEGV");
   EXPECT_EQ(r["signal"]["number"], SIGSEGV);
@@ -148,10 +155,8 @@ TEST(CrashSignals, CallThroughNullPointerStillUnwindsIntoTheCaller) {
     install_with_request(dir, nullptr);
     crash_null_call();
   });
-  EXPECT_TRUE(DiedBy(st, SIGSEGV));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  const auto& r = recs[0];
+  const nlohmann::json r = the_record(dir, st, SIGSEGV);
+  ASSERT_FALSE(r.is_null());
   expect_complete_record(r);
   EXPECT_EQ(r["signal"]["address"], "0x0");
   EXPECT_EQ(r["registers"]["rip"], "0x0");
@@ -186,10 +191,8 @@ TEST(CrashSignals, StackOverflowOnARegisteredThreadIsCaptured) {
         nullptr);
     pthread_join(t, nullptr);
   });
-  EXPECT_TRUE(DiedBy(st, SIGSEGV));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  const auto& r = recs[0];
+  const nlohmann::json r = the_record(dir, st, SIGSEGV);
+  ASSERT_FALSE(r.is_null());
   expect_complete_record(r);
   EXPECT_EQ(r["signal"]["name"], "SIGSEGV");
   EXPECT_NE(r["pid"], r["tid"]);
@@ -215,13 +218,12 @@ TEST(CrashSignals, IntegerDivideBySigfpe) {
     install_with_request(dir, nullptr);
     g_sink = crash_divide(7);
   });
-  EXPECT_TRUE(DiedBy(st, SIGFPE));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  expect_complete_record(recs[0]);
-  EXPECT_EQ(recs[0]["signal"]["name"], "SIGFPE");
-  EXPECT_EQ(recs[0]["signal"]["code"], "FPE_INTDIV");
-  EXPECT_EQ(recs[0]["frames"][0]["module"], crashtest::self_exe());
+  const nlohmann::json r = the_record(dir, st, SIGFPE);
+  ASSERT_FALSE(r.is_null());
+  expect_complete_record(r);
+  EXPECT_EQ(r["signal"]["name"], "SIGFPE");
+  EXPECT_EQ(r["signal"]["code"], "FPE_INTDIV");
+  EXPECT_EQ(r["frames"][0]["module"], crashtest::self_exe());
 }
 
 TEST(CrashSignals, AbortIsSigabrtWithSender) {
@@ -231,10 +233,8 @@ TEST(CrashSignals, AbortIsSigabrtWithSender) {
     install_with_request(dir, nullptr);
     abort();
   });
-  EXPECT_TRUE(DiedBy(st, SIGABRT));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  const auto& r = recs[0];
+  const nlohmann::json r = the_record(dir, st, SIGABRT);
+  ASSERT_FALSE(r.is_null());
   expect_complete_record(r);
   EXPECT_EQ(r["signal"]["name"], "SIGABRT");
   EXPECT_EQ(r["signal"]["code"], "SI_TKILL");
@@ -253,15 +253,14 @@ TEST(CrashSignals, BuiltinTrapIsSigill) {
     install_with_request(dir, nullptr);
     crash_trap();
   });
-  EXPECT_TRUE(DiedBy(st, SIGILL));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  expect_complete_record(recs[0]);
-  EXPECT_EQ(recs[0]["signal"]["name"], "SIGILL");
-  EXPECT_EQ(recs[0]["signal"]["code"], "ILL_ILLOPN");
+  const nlohmann::json r = the_record(dir, st, SIGILL);
+  ASSERT_FALSE(r.is_null());
+  expect_complete_record(r);
+  EXPECT_EQ(r["signal"]["name"], "SIGILL");
+  EXPECT_EQ(r["signal"]["code"], "ILL_ILLOPN");
   uint64_t fn = reinterpret_cast<uintptr_t>(&crash_trap);
-  EXPECT_EQ(hex_of(recs[0]["signal"]["address"]), hex_of(recs[0]["frames"][0]["pc"]));
-  EXPECT_GE(hex_of(recs[0]["frames"][0]["pc"]), fn);
+  EXPECT_EQ(hex_of(r["signal"]["address"]), hex_of(r["frames"][0]["pc"]));
+  EXPECT_GE(hex_of(r["frames"][0]["pc"]), fn);
 }
 
 TEST(CrashSignals, TruncatedMappedFileIsSigbus) {
@@ -278,12 +277,11 @@ TEST(CrashSignals, TruncatedMappedFileIsSigbus) {
     if (ftruncate(fd, 0) != 0) _exit(93);
     g_sink = p[2 * 4096];
   });
-  EXPECT_TRUE(DiedBy(st, SIGBUS));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  expect_complete_record(recs[0]);
-  EXPECT_EQ(recs[0]["signal"]["name"], "SIGBUS");
-  EXPECT_EQ(recs[0]["signal"]["code"], "BUS_ADRERR");
+  const nlohmann::json r = the_record(dir, st, SIGBUS);
+  ASSERT_FALSE(r.is_null());
+  expect_complete_record(r);
+  EXPECT_EQ(r["signal"]["name"], "SIGBUS");
+  EXPECT_EQ(r["signal"]["code"], "BUS_ADRERR");
 }
 
 TEST(CrashSignals, SigtrapWithDefaultActionDiesBySigtrap) {
@@ -297,10 +295,9 @@ TEST(CrashSignals, SigtrapWithDefaultActionDiesBySigtrap) {
 #endif
     _exit(0);
   });
-  EXPECT_TRUE(DiedBy(st, SIGTRAP));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  EXPECT_EQ(recs[0]["signal"]["name"], "SIGTRAP");
+  const nlohmann::json r = the_record(dir, st, SIGTRAP);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["signal"]["name"], "SIGTRAP");
 }
 
 TEST(CrashSignals, InFlightListsOtherThreadsRequests) {
@@ -324,10 +321,8 @@ TEST(CrashSignals, InFlightListsOtherThreadsRequests) {
     while (ready.load() < 2) usleep(1000);
     crash_null_deref();
   });
-  EXPECT_TRUE(DiedBy(st, SIGSEGV));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  const auto& r = recs[0];
+  const nlohmann::json r = the_record(dir, st, SIGSEGV);
+  ASSERT_FALSE(r.is_null());
   expect_complete_record(r);
   ASSERT_EQ(r["in_flight"].size(), 1u) << r["in_flight"].dump();
   const auto& f = r["in_flight"][0];
@@ -350,13 +345,12 @@ TEST(CrashSignals, PipeFallbackReadsTheRequestToo) {
     crash::safe_read_force_pipe(true);
     crash_null_deref();
   });
-  EXPECT_TRUE(DiedBy(st, SIGSEGV));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  expect_complete_record(recs[0]);
-  EXPECT_EQ(recs[0]["request"]["path"], "/crash/null");
-  EXPECT_EQ(recs[0]["request"]["headers"]["X-Plain"], "visible");
-  EXPECT_EQ(recs[0]["request"]["headers"]["COOKIE"], "[redacted]");
+  const nlohmann::json r = the_record(dir, st, SIGSEGV);
+  ASSERT_FALSE(r.is_null());
+  expect_complete_record(r);
+  EXPECT_EQ(r["request"]["path"], "/crash/null");
+  EXPECT_EQ(r["request"]["headers"]["X-Plain"], "visible");
+  EXPECT_EQ(r["request"]["headers"]["COOKIE"], "[redacted]");
 }
 
 TEST(CrashSignals, RaisedSigsysDiesBySigsys) {
@@ -366,11 +360,10 @@ TEST(CrashSignals, RaisedSigsysDiesBySigsys) {
     raise(SIGSYS);
     _exit(0);
   });
-  EXPECT_TRUE(DiedBy(st, SIGSYS));
-  auto recs = records_of(dir.file("crash.log"));
-  ASSERT_EQ(recs.size(), 1u);
-  EXPECT_EQ(recs[0]["signal"]["name"], "SIGSYS");
-  EXPECT_EQ(recs[0]["signal"]["code"], "SI_TKILL");
+  const nlohmann::json r = the_record(dir, st, SIGSYS);
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["signal"]["name"], "SIGSYS");
+  EXPECT_EQ(r["signal"]["code"], "SI_TKILL");
 }
 
 TEST(CrashSignals, IgnoredFaultSignalStillDiesBySigsegv) {
