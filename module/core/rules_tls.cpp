@@ -1,29 +1,20 @@
 // TLS-* rules: certificates and keys checked with OpenSSL, SSL/non-SSL address
-// conflicts, protocol and cipher strength.
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
+// conflicts, protocol and cipher strength. OpenSSL is called through crypto::Api,
+// loaded on the first certificate to check (crypto_lazy.h), never by symbol.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 
+#include "core/crypto_lazy.h"
 #include "core/rules_util.h"
 
 namespace selfheal::cfg {
 namespace {
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PKeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PKeyPtr = std::unique_ptr<EVP_PKEY, PKeyFree>;
+using Crypto = crypto::Api;
+using X509Ptr = std::unique_ptr<X509, decltype(&::X509_free)>;
+using PKeyPtr = std::unique_ptr<EVP_PKEY, decltype(&::EVP_PKEY_free)>;
 
 bool ssl_on(const Model& m, int v) {
   const int d = m.server_value("sslengine", v);
@@ -43,17 +34,19 @@ std::vector<int> merged(const Model& m, std::string_view lname, int v) {
   return out;
 }
 
-std::vector<X509Ptr> read_certs(const std::string& pem) {
+std::vector<X509Ptr> read_certs(const Crypto& k, const std::string& pem) {
   std::vector<X509Ptr> out;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  BIO* bio = k.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (!bio) return out;
-  while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) out.emplace_back(x);
-  BIO_free(bio);
-  ERR_clear_error();
+  while (X509* x = k.PEM_read_bio_X509(bio, nullptr, nullptr, nullptr))
+    out.emplace_back(x, k.X509_free);
+  k.BIO_free(bio);
+  k.ERR_clear_error();
   return out;
 }
 
 struct KeyRead {
+  explicit KeyRead(const Crypto& k) : key(nullptr, k.EVP_PKEY_free) {}
   PKeyPtr key;
   bool encrypted = false;
   bool present = false;  // a PRIVATE KEY block was found
@@ -64,33 +57,46 @@ int no_passphrase(char*, int, int, void* u) {
   return -1;
 }
 
-KeyRead read_key(const std::string& pem) {
-  KeyRead r;
+KeyRead read_key(const Crypto& k, const std::string& pem) {
+  KeyRead r(k);
   r.present = pem.find("PRIVATE KEY-----") != std::string::npos;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  BIO* bio = k.BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (!bio) return r;
-  r.key.reset(PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, &r.encrypted));
-  BIO_free(bio);
-  ERR_clear_error();
+  r.key.reset(k.PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, &r.encrypted));
+  k.BIO_free(bio);
+  k.ERR_clear_error();
   if (pem.find("ENCRYPTED") != std::string::npos && !r.key) r.encrypted = true;
   return r;
 }
 
 // One X509_STORE with the system trust anchors, loaded only if a chain needs it.
-X509_STORE* system_store() {
-  static X509_STORE* store = [] {
-    X509_STORE* s = X509_STORE_new();
-    if (s) X509_STORE_set_default_paths(s);
-    ERR_clear_error();
+X509_STORE* system_store(const Crypto& k) {
+  static X509_STORE* store = [&k] {
+    X509_STORE* s = k.X509_STORE_new();
+    if (s) k.X509_STORE_set_default_paths(s);
+    k.ERR_clear_error();
     return s;
   }();
   return store;
 }
 
-std::string subject_of(X509* x) {
+std::string subject_of(const Crypto& k, X509* x) {
   char buf[256];
-  X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof buf);
+  k.X509_NAME_oneline(k.X509_get_subject_name(x), buf, sizeof buf);
   return buf;
+}
+
+// libcrypto could not be loaded: say so once per run (at the first certificate, under
+// whichever TLS-001..005 rule runs first) instead of passing the certificates silently.
+void report_unloadable(Context& c, int cert_d) {
+  const std::string msg = std::string("TLS certificate checks (TLS-001..TLS-005) skipped: ") +
+                          crypto::library_name() + " could not be loaded (" + crypto::error() +
+                          ")";
+  if (std::any_of(c.findings.begin(), c.findings.end(),
+                  [&](const Finding& f) { return f.message == msg; }))
+    return;
+  c.report(cert_d, msg, Severity::warning,
+           "install OpenSSL's libcrypto (mod_ssl needs it as well), or SelfHealSkip TLS-*");
 }
 
 void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
@@ -98,7 +104,13 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
   const std::string cert_path = m.resolve(c.arg(cert_d, 0));
   auto cert_pem = c.env.read_file(cert_path);
   if (!cert_pem) return;  // missing files fail httpd -t already
-  std::vector<X509Ptr> certs = read_certs(*cert_pem);
+  const Crypto* kp = crypto::api();
+  if (!kp) {
+    report_unloadable(c, cert_d);
+    return;
+  }
+  const Crypto& k = *kp;
+  std::vector<X509Ptr> certs = read_certs(k, *cert_pem);
   const std::string rid = c.rule->id;
   if (rid == "TLS-002") {
     if (certs.empty()) {
@@ -119,9 +131,9 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
     const std::string key_path = m.resolve(c.arg(kd, 0));
     auto key_pem = c.env.read_file(key_path);
     if (!key_pem) return;
-    KeyRead k = read_key(*key_pem);
+    KeyRead kr = read_key(k, *key_pem);
     if (rid == "TLS-002") {
-      if (k.encrypted) {
+      if (kr.encrypted) {
         const int pd = m.main_value("sslpassphrasedialog");
         const std::string how(pd >= 0 ? c.arg(pd, 0) : std::string_view("builtin"));
         if (!util::starts_with_i(how, "exec:") && !util::starts_with_i(how, "|"))
@@ -129,11 +141,11 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
                            " is encrypted and SSLPassPhraseDialog is " + how +
                            ": a start without a terminal (systemd) fails",
                    std::nullopt, "remove the passphrase (openssl pkey -in key -out key) or use SSLPassPhraseDialog exec:/path");
-      } else if (!k.key && (key_d >= 0 || k.present)) {
+      } else if (!kr.key && (key_d >= 0 || kr.present)) {
         c.report(kd, "no private key can be read from " + key_path);
       }
-    } else if (k.key && X509_check_private_key(leaf, k.key.get()) != 1) {
-      ERR_clear_error();
+    } else if (kr.key && k.X509_check_private_key(leaf, kr.key.get()) != 1) {
+      k.ERR_clear_error();
       c.report(kd, "certificate " + cert_path + " does not match private key " + key_path +
                        ": start fails (AH02565) and a graceful reload kills the running server");
     }
@@ -141,11 +153,11 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
   }
   if (rid == "TLS-003") {
     const std::time_t now = c.env.now();
-    const ASN1_TIME* na = X509_get0_notAfter(leaf);
+    const ASN1_TIME* na = k.X509_get0_notAfter(leaf);
     int days = 0, secs = 0;
-    ASN1_TIME* nowt = ASN1_TIME_set(nullptr, now);
-    const bool ok = nowt && ASN1_TIME_diff(&days, &secs, nowt, na) == 1;
-    ASN1_TIME_free(nowt);
+    ASN1_TIME* nowt = k.ASN1_TIME_set(nullptr, now);
+    const bool ok = nowt && k.ASN1_TIME_diff(&days, &secs, nowt, na) == 1;
+    k.ASN1_TIME_free(nowt);
     if (!ok) return;
     const double warn_days = c.threshold("days");
     if (days < 0 || (days == 0 && secs < 0))
@@ -167,43 +179,44 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
     for (const auto& [name, d] : names) {
       if (name.find_first_of("*?") != std::string::npos) continue;
       const bool ip = name.find_first_not_of("0123456789.:") == std::string::npos;
-      const int r = ip ? X509_check_ip_asc(leaf, name.c_str(), 0)
-                       : X509_check_host(leaf, name.c_str(), name.size(), 0, nullptr);
+      const int r = ip ? k.X509_check_ip_asc(leaf, name.c_str(), 0)
+                       : k.X509_check_host(leaf, name.c_str(), name.size(), 0, nullptr);
       if (r != 1)
-        c.report(d, "certificate " + cert_path + " (" + subject_of(leaf) + ") does not cover " +
+        c.report(d, "certificate " + cert_path + " (" + subject_of(k, leaf) + ") does not cover " +
                         name + ": browsers reject the site");
     }
     return;
   }
   if (rid == "TLS-005") {
     std::vector<X509Ptr> chain;
-    for (size_t i = 1; i < certs.size(); ++i) chain.emplace_back(X509_dup(certs[i].get()));
+    for (size_t i = 1; i < certs.size(); ++i)
+      chain.emplace_back(k.X509_dup(certs[i].get()), k.X509_free);
     if (chain_d >= 0) {
       auto pem = c.env.read_file(m.resolve(c.arg(chain_d, 0)));
       if (pem)
-        for (auto& x : read_certs(*pem)) chain.push_back(std::move(x));
+        for (auto& x : read_certs(k, *pem)) chain.push_back(std::move(x));
     }
     for (size_t i = 0; i + 1 < certs.size(); ++i) {
-      if (X509_check_issued(certs[i + 1].get(), certs[i].get()) != X509_V_OK) {
+      if (k.X509_check_issued(certs[i + 1].get(), certs[i].get()) != X509_V_OK) {
         c.report(cert_d, "certificate " + std::to_string(i + 2) + " in " + cert_path +
                              " did not issue certificate " + std::to_string(i + 1) +
                              ": the chain is misordered or holds an unrelated certificate");
         return;
       }
     }
-    if (X509_check_issued(leaf, leaf) == X509_V_OK) return;  // self-signed: no chain
+    if (k.X509_check_issued(leaf, leaf) == X509_V_OK) return;  // self-signed: no chain
     if (!chain.empty()) return;  // intermediates present (a private root is the client's)
-    X509_STORE* store = system_store();
+    X509_STORE* store = system_store(k);
     if (!store) return;
-    X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+    X509_STORE_CTX* ctx = k.X509_STORE_CTX_new();
     if (!ctx) return;
     int err = X509_V_OK;
-    if (X509_STORE_CTX_init(ctx, store, leaf, nullptr) == 1) {
-      X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-      if (X509_verify_cert(ctx) != 1) err = X509_STORE_CTX_get_error(ctx);
+    if (k.X509_STORE_CTX_init(ctx, store, leaf, nullptr) == 1) {
+      k.X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+      if (k.X509_verify_cert(ctx) != 1) err = k.X509_STORE_CTX_get_error(ctx);
     }
-    X509_STORE_CTX_free(ctx);
-    ERR_clear_error();
+    k.X509_STORE_CTX_free(ctx);
+    k.ERR_clear_error();
     if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
         err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
       c.report(cert_d, "the issuer of " + cert_path +
