@@ -16,9 +16,28 @@ inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 inline char lower(char c) {
   return static_cast<char>(c + 32 * (static_cast<unsigned char>(c - 'A') < 26));
 }
+// Any 'A'..'Z' in s? Eight bytes at a time: with the high bits cleared first no byte
+// carries into the next, so a byte's high bit ends up set exactly when it is >= 'A' and
+// not > 'Z' (and was below 0x80 to begin with).
 inline bool has_upper(std::string_view s) {
-  for (char c : s)
-    if (c >= 'A' && c <= 'Z') return true;
+  constexpr uint64_t k7f = 0x7f7f7f7f7f7f7f7full, k80 = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    const uint64_t y = x & k7f;
+    const uint64_t ge_a = y + 0x3f3f3f3f3f3f3f3full;  // high bit: byte >= 'A' (0x41)
+    const uint64_t gt_z = y + 0x2525252525252525ull;  // high bit: byte > 'Z' (0x5a)
+    if (ge_a & ~gt_z & ~x & k80) return true;
+  }
+  if (i < s.size() && s.size() >= 8) {  // the last 1..7 bytes: the final eight, overlapping
+    uint64_t x;
+    std::memcpy(&x, s.data() + s.size() - 8, 8);
+    const uint64_t y = x & k7f;
+    return ((y + 0x3f3f3f3f3f3f3f3full) & ~(y + 0x2525252525252525ull) & ~x & k80) != 0;
+  }
+  for (; i < s.size(); ++i)
+    if (s[i] >= 'A' && s[i] <= 'Z') return true;
   return false;
 }
 
@@ -40,16 +59,52 @@ inline size_t word_end(const char* s, size_t i, size_t n) {
       if (is_space(s[k])) return k;
       i = k + 1;  // a control character that is not whitespace: part of the word
     }
+    // The last 1..7 bytes: load the final eight (they overlap bytes already found not
+    // to be whitespace, which raise no flag once shifted out), never past the end.
+    if (i < n && n >= 8) {
+      uint64_t x;
+      std::memcpy(&x, s + n - 8, 8);
+      const unsigned skip = static_cast<unsigned>(8 - (n - i)) * 8;  // bytes before i
+      uint64_t t = ((x - 0x2121212121212121ull) & ~x & 0x8080808080808080ull) >> skip;
+      while (t) {
+        const size_t k = i + static_cast<size_t>(std::countr_zero(t) >> 3);
+        if (is_space(s[k])) return k;
+        t &= t - 1;  // a control character that is not whitespace: part of the word
+      }
+      return n;
+    }
   }
   while (i < n && !is_space(s[i])) ++i;
   return i;
+}
+
+// a == b for two strings of the same length n, without a call for names up to 16 bytes
+// (two overlapping eight-byte loads each; never past either end).
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t x, y, u, v;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    std::memcpy(&u, a + n - 8, 8);
+    std::memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x, y, u, v;
+    std::memcpy(&x, a, 4);
+    std::memcpy(&y, b, 4);
+    std::memcpy(&u, a + n - 4, 4);
+    std::memcpy(&v, b + n - 4, 4);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  return std::memcmp(a, b, n) == 0;
 }
 
 // The word splitter behind split_args() and Model::add(): calls
 // emit(region, quote, escaped) for each word, where region is the word's text in raw
 // (without quotes) and escaped says whether it contains backslash escapes to remove.
 template <class Emit>
-void tokenize(std::string_view raw, Emit&& emit) {
+[[gnu::always_inline]] inline void tokenize(std::string_view raw, Emit&& emit) {
   size_t i = 0;
   const size_t n = raw.size();
   while (true) {
@@ -97,23 +152,13 @@ void unescape(std::string_view region, char q, Out&& put) {
 
 // ---- Arena -----------------------------------------------------------------------
 
-void* Arena::alloc(size_t bytes, size_t align) {
-  auto pad_for = [&](const char* p) {
-    return (align - reinterpret_cast<uintptr_t>(p) % align) % align;
-  };
-  size_t pad = pad_for(cur_);
-  if (!cur_ || pad + bytes > left_) {
-    size_t size = size_t{64} << 10 << std::min<size_t>(chunks_.size(), 4);  // 64 KB .. 1 MB
-    size = std::max(size, bytes + align);
-    chunks_.emplace_back(new char[size]);
-    cur_ = chunks_.back().get();
-    left_ = size;
-    pad = pad_for(cur_);
-  }
-  char* p = cur_ + pad;
-  cur_ = p + bytes;
-  left_ -= pad + bytes;
-  return p;
+void* Arena::alloc_slow(size_t bytes, size_t align) {
+  size_t size = size_t{64} << 10 << std::min<size_t>(chunks_.size(), 4);  // 64 KB .. 1 MB
+  size = std::max(size, bytes + align);
+  chunks_.emplace_back(new char[size]);
+  cur_ = chunks_.back().get();
+  end_ = cur_ + size;
+  return alloc(bytes, align);
 }
 
 std::string_view Arena::copy(std::string_view s) {
@@ -223,6 +268,7 @@ int Model::intern_name(std::string_view name) {
   // `name` is stable (pool or arena memory): keep it when it is already lower case.
   names_.push_back(lower_view(name));
   by_name_.emplace_back();
+  name_count_.push_back(0);
   const size_t mask = name_slots_.size() - 1;
   size_t i = h & mask;
   while (name_slots_[i].id) i = (i + 1) & mask;
@@ -241,48 +287,87 @@ int Model::add_borrowed(std::string_view name, std::string_view args, int file, 
 
 int Model::add_impl(std::string_view name, std::string_view args, int file, int line, int parent,
                     bool copy) {
-  Directive d;
-  d.name = copy ? arena_.copy(name) : name;
-  d.section = !name.empty() && name.front() == '<';
-  const std::string_view key = d.section ? d.name.substr(1) : d.name;
+  const bool section = !name.empty() && name.front() == '<';
+  if (copy) name = arena_.copy(name);
+  const std::string_view key = section ? name.substr(1) : name;
   // Configurations spell a directive the same way every time: a direct-mapped cache of
   // exact spellings skips the case-insensitive hash for nearly every directive.
-  SpellSlot& sp = spell_cache_[(key.size() * 31 + (key.empty() ? 0 : static_cast<unsigned char>(key.front()) * 7 +
-                                                    static_cast<unsigned char>(key.back()))) &
+  const size_t ks = key.size();
+  SpellSlot& sp = spell_cache_[(ks * 31 + (ks ? static_cast<unsigned char>(key.front()) * 7 +
+                                                    static_cast<unsigned char>(key.back())
+                                              : 0)) &
                                (spell_cache_.size() - 1)];
-  if (sp.id >= 0 && sp.spelling.size() == key.size() &&
-      std::memcmp(sp.spelling.data(), key.data(), key.size()) == 0) {
-    d.name_id = sp.id;
-  } else {
-    d.name_id = intern_name(key);
-    sp = {key, d.name_id};
+  int id = sp.id;
+  if (id < 0 || sp.spelling.size() != ks || !same_bytes(sp.spelling.data(), key.data(), ks)) {
+    id = intern_name(key);
+    sp = {key, id};
   }
-  d.lname = names_[static_cast<size_t>(d.name_id)];
-  std::string_view a = args;
-  while (!a.empty() && is_space(a.back())) a.remove_suffix(1);
-  if (d.section && !a.empty() && a.back() == '>') a.remove_suffix(1);
-  d.raw_args = copy ? arena_.copy(a) : a;
-  scratch_.clear();
-  tokenize(d.raw_args, [&](std::string_view w, char q, bool escaped, std::string_view) {
-    if (!escaped) {
+  ++name_count_[static_cast<size_t>(id)];
+
+  // Arguments: trailing whitespace and a section's '>' off, then split into words.
+  const char* a = args.data();
+  size_t n = args.size();
+  while (n && is_space(a[n - 1])) --n;
+  if (section && n && a[n - 1] == '>') --n;
+  std::string_view raw(a, n);
+  if (copy) raw = arena_.copy(raw);
+  // The words (as tokenize() splits them): most directives have one to three, so they
+  // go to a local buffer first and the scratch vector only past eight.
+  struct Word {  // trivial: the buffer is not zeroed on every call
+    const char* p;
+    size_t n;
+  };
+  Word local[8];
+  size_t count = 0;
+  bool hash_word = false;
+  tokenize(raw, [&](std::string_view w, char q, bool escaped, std::string_view)
+                    __attribute__((always_inline)) {
+    if (__builtin_expect(escaped, 0)) w = unescape_into_arena(w, q);
+    hash_word |= !q && w.front() == '#';  // tokenize() never emits an empty unquoted word
+    if (__builtin_expect(count >= 8, 0)) {
+      if (count == 8) {
+        scratch_.clear();
+        for (const Word& x : local) scratch_.emplace_back(x.p, x.n);
+      }
       scratch_.push_back(w);
-      return;
+    } else {
+      local[count] = {w.data(), w.size()};
     }
-    char* p = arena_.array<char>(w.size());
-    size_t k = 0;
-    unescape(w, q, [&](char c) { p[k++] = c; });
-    scratch_.emplace_back(p, k);
+    ++count;
   });
-  std::string_view* words = arena_.array<std::string_view>(scratch_.size());
-  std::copy(scratch_.begin(), scratch_.end(), words);
-  d.args = {words, scratch_.size()};
+  std::string_view* words = arena_.array<std::string_view>(count);
+  if (count > 8) {
+    for (size_t k = 0; k < count; ++k) words[k] = scratch_[k];
+  } else {
+    for (size_t k = 0; k < count; ++k) words[k] = {local[k].p, local[k].n};
+  }
+
+  Directive& d = dirs.emplace_back();
+  d.name = name;
+  d.lname = names_[static_cast<size_t>(id)];
+  d.raw_args = raw;
+  d.args = {words, count};
+  d.name_id = id;
   d.file = file;
   d.line = line;
   d.parent = parent;
-  dirs.push_back(d);
+  d.section = section;
+  d.hash_word = hash_word;
   const int idx = static_cast<int>(dirs.size() - 1);
   if (parent < 0) roots.push_back(idx);
+  // Pre-order (document order) so far? `open_` is the chain of the last directive's
+  // ancestors and itself; a parent off that chain means the tree was built out of order.
+  while (!open_.empty() && open_.back() != parent) open_.pop_back();
+  if (parent >= 0 && open_.empty()) preorder_ = false;
+  open_.push_back(idx);
   return idx;
+}
+
+std::string_view Model::unescape_into_arena(std::string_view w, char q) {
+  char* p = arena_.array<char>(w.size());
+  size_t k = 0;
+  unescape(w, q, [&](char c) { p[k++] = c; });
+  return {p, k};
 }
 
 namespace {
@@ -331,10 +416,10 @@ void Model::finalize() {
   const size_t n = dirs.size();
   vhosts.clear();
   listens.clear();
-  for (auto& list : by_name_) list.clear();
-  auto lower_of = [](void* self, std::string_view s) {
-    return static_cast<Model*>(self)->lower_view(s);
-  };
+  for (size_t id = 0; id < by_name_.size(); ++id) {
+    by_name_[id].clear();
+    by_name_[id].reserve(static_cast<size_t>(name_count_[id]));
+  }
 
   // Children: a counting sort of the directives by parent (document order kept).
   std::vector<int> start(n + 1, 0);
@@ -352,40 +437,63 @@ void Model::finalize() {
     dirs[i].children = std::span<const int>(child_ids_.data() + start[i],
                                             static_cast<size_t>(start[i + 1] - start[i]));
 
-  // Pre-order walk so that vhost membership flows from parents to children.
-  std::vector<int> stack(roots.rbegin(), roots.rend());
-  while (!stack.empty()) {
-    const int i = stack.back();
-    stack.pop_back();
+  // Vhost membership flows from parents to children, in document order. Directives
+  // added in document order (the glue's walk, the text parser) are already in it: one
+  // pass over the array; otherwise a pre-order walk of the tree.
+  auto lower_of = [](void* self, std::string_view s) {
+    return static_cast<Model*>(self)->lower_view(s);
+  };
+  const int vhost_id = find_name("virtualhost");
+  // Main-server values: in document order, so the last one wins.
+  main_last_.assign(names_.size(), -1);
+  // Consecutive vhosts usually repeat the same address text ("*:443"): parse it once.
+  std::string_view last_text;
+  Address last_addr;
+  auto address = [&](std::string_view text) {
+    if (text.size() != last_text.size() || !same_bytes(text.data(), last_text.data(), text.size())) {
+      last_addr = parse_address(text, lower_of, this);
+      last_text = text;
+    }
+    return last_addr;
+  };
+  auto visit = [&](int i) __attribute__((always_inline)) {
     Directive& d = dirs[static_cast<size_t>(i)];
     by_name_[static_cast<size_t>(d.name_id)].push_back(i);
+    if (d.parent < 0 && !d.section) main_last_[static_cast<size_t>(d.name_id)] = i;
     d.vhost = d.parent >= 0 ? dirs[static_cast<size_t>(d.parent)].vhost : -1;
-    if (d.section && d.lname == "virtualhost") {
+    if (d.name_id == vhost_id && d.section) {
       VHost v;
       v.dir = i;
       Address* addrs = arena_.array<Address>(d.args.size());
-      for (size_t k = 0; k < d.args.size(); ++k) addrs[k] = parse_address(d.args[k], lower_of, this);
+      for (size_t k = 0; k < d.args.size(); ++k) addrs[k] = address(d.args[k]);
       v.addrs = {addrs, d.args.size()};
       vhosts.push_back(v);
       d.vhost = static_cast<int>(vhosts.size() - 1);
     }
-    for (auto it = d.children.rbegin(); it != d.children.rend(); ++it) stack.push_back(*it);
+  };
+  if (preorder_) {
+    for (size_t i = 0; i < n; ++i) visit(static_cast<int>(i));
+  } else {
+    std::vector<int> stack(roots.rbegin(), roots.rend());
+    while (!stack.empty()) {
+      const int i = stack.back();
+      stack.pop_back();
+      visit(i);
+      const auto& ch = dirs[static_cast<size_t>(i)].children;
+      for (auto it = ch.rbegin(); it != ch.rend(); ++it) stack.push_back(*it);
+    }
   }
-  // Main-server values: dirs are in document order, so the last one wins.
-  main_last_.assign(names_.size(), -1);
-  for (size_t i = 0; i < n; ++i)
-    if (!dirs[i].section && dirs[i].parent < 0)
-      main_last_[static_cast<size_t>(dirs[i].name_id)] = static_cast<int>(i);
+  const int server_name_id = find_name("servername"), alias_id = find_name("serveralias");
   for (VHost& v : vhosts) {
     size_t n_alias = 0;
     for (int c : dirs[static_cast<size_t>(v.dir)].children)
-      if (dirs[static_cast<size_t>(c)].lname == "serveralias")
+      if (dirs[static_cast<size_t>(c)].name_id == alias_id)
         n_alias += dirs[static_cast<size_t>(c)].args.size();
     auto* aliases = arena_.array<std::pair<std::string_view, int>>(n_alias);
     size_t k = 0;
     for (int c : dirs[static_cast<size_t>(v.dir)].children) {
       const Directive& d = dirs[static_cast<size_t>(c)];
-      if (d.lname == "servername" && !d.args.empty()) {
+      if (d.name_id == server_name_id && !d.section && !d.args.empty()) {
         std::string_view name = d.args[0];
         if (const size_t p = name.find("://"); p != std::string_view::npos)
           name = name.substr(p + 3);
@@ -395,7 +503,7 @@ void Model::finalize() {
         }
         v.server_name = lower_view(name);
         v.server_name_dir = c;
-      } else if (d.lname == "serveralias") {
+      } else if (d.name_id == alias_id && !d.section) {
         for (std::string_view a : d.args) aliases[k++] = {lower_view(a), c};
       }
     }

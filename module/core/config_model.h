@@ -33,7 +33,15 @@ class Arena {
   Arena() = default;
   Arena(Arena&&) noexcept = default;
   Arena& operator=(Arena&&) noexcept = default;
-  void* alloc(size_t bytes, size_t align);
+  // Inline fast path: a bump of the current chunk; a new chunk only when it is full.
+  void* alloc(size_t bytes, size_t align) {
+    const uintptr_t at = (reinterpret_cast<uintptr_t>(cur_) + (align - 1)) & ~(uintptr_t{align} - 1);
+    if (cur_ && at + bytes <= reinterpret_cast<uintptr_t>(end_)) {
+      cur_ = reinterpret_cast<char*>(at + bytes);
+      return reinterpret_cast<void*>(at);
+    }
+    return alloc_slow(bytes, align);
+  }
   std::string_view copy(std::string_view s);
   template <class T>
   T* array(size_t n) {
@@ -42,9 +50,10 @@ class Arena {
   }
 
  private:
+  void* alloc_slow(size_t bytes, size_t align);  // align: a power of two
   std::vector<std::unique_ptr<char[]>> chunks_;
   char* cur_ = nullptr;
-  size_t left_ = 0;
+  char* end_ = nullptr;
 };
 
 // One node of the configuration tree. Sections (<Directory ...>) keep their
@@ -62,6 +71,7 @@ struct Directive {
   int parent = -1;       // index into Model::dirs, -1 for top level
   int vhost = -1;        // index into Model::vhosts, -1 = main server
   bool section = false;
+  bool hash_word = false;  // an unquoted argument starts with '#' (SYN-001 looks closer)
 };
 
 struct Address {
@@ -150,6 +160,11 @@ class Model {
   std::string resolve(std::string_view path) const;
   // Same into `out` (reusing its buffer in loops); returns out.
   const std::string& resolve_into(std::string_view path, std::string& out) const;
+  // Same, but an absolute path is returned as is (no copy); `buf` holds a resolved one.
+  std::string_view resolved(std::string_view path, std::string& buf) const {
+    if (!path.empty() && path.front() == '/') return path;
+    return resolve_into(path, buf);
+  }
   // PidFile / DefaultRuntimeDir / CoreDumpDirectory resolved (glue values win).
   std::string effective_pid_file() const;
   std::string effective_coredump_dir() const;  // empty = not configured
@@ -163,6 +178,9 @@ class Model {
   int find_name(std::string_view name) const;
   int lookup_name(std::string_view name, uint32_t hash, const char* lowered) const;
   std::string_view lower_view(std::string_view s);  // s itself when already lower case
+  std::string_view unescape_into_arena(std::string_view word, char quote);
+  void index_preorder();  // finalize() when the directives were added in document order
+  void index_any_order();
 
   Arena arena_;
   std::vector<std::string_view> names_;          // id -> lower-case name
@@ -172,6 +190,9 @@ class Model {
   };
   std::vector<NameSlot> name_slots_;             // open addressing on lower-case FNV-1a
   std::vector<std::vector<int>> by_name_;        // id -> directives, document order
+  std::vector<int> name_count_;                  // id -> directives added with that name
+  std::vector<int> open_;                        // ancestors of the last added directive, and it
+  bool preorder_ = true;                         // every directive added in document order
   std::vector<int> main_last_;                   // id -> last main-server-level directive
   std::vector<int> child_ids_;                   // storage of Directive::children
   std::vector<std::string_view> scratch_;        // split_args scratch

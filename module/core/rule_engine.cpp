@@ -186,7 +186,8 @@ std::vector<Finding> run_rules(const Model& m, Environment& env, const RunOption
     if (skip_matches(s.skip, r.id)) continue;
     if (!prefetched && (r.phase == Phase::check_config || opt.config_test)) {
       const auto t0 = std::chrono::steady_clock::now();
-      env.prefetch_user_access(user_access_queries(m));
+      Arena store;
+      env.prefetch_user_access(user_access_queries(m, store));
       prefetched = true;
       if (timing)
         std::fprintf(stderr, "selfheal run-user checks %8.2f ms\n",

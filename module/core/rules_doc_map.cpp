@@ -24,11 +24,11 @@ std::string_view alias_target(const Model& m, int d) {
 }
 
 void doc001(Context& c) {
-  std::string path;
+  std::string buf;
   for (int d : c.m.all("documentroot")) {
     const std::string_view raw = c.arg(d, 0);
     if (raw.empty() || util::dynamic_path(raw)) continue;
-    c.m.resolve_into(raw, path);
+    const std::string_view path = c.m.resolved(raw, buf);
     const FileInfo fi = c.env.stat(path);
     if (!fi.exists)
       c.report(d, "DocumentRoot " + path + " does not exist: every request gets 404",
@@ -41,7 +41,7 @@ void doc001(Context& c) {
 
 void doc002(Context& c) {
   if (c.m.run_uid == 0) return;  // running as root reads everything
-  auto check = [&](int d, const std::string& path, const char* what) {
+  auto check = [&](int d, std::string_view path, const char* what) {
     const FileInfo fi = c.env.stat(path);
     if (!fi.exists) return;
     const int mode = fi.is_dir ? (R_OK | X_OK) : R_OK;
@@ -52,11 +52,10 @@ void doc002(Context& c) {
                       ": every request gets 403",
                std::nullopt, "give the run user read (and search) permission on the path and its parents");
   };
-  std::string path;
+  std::string buf;
   for (int d : c.m.all("documentroot")) {
     const std::string_view raw = c.arg(d, 0);
-    if (!raw.empty() && !util::dynamic_path(raw))
-      check(d, c.m.resolve_into(raw, path), "DocumentRoot");
+    if (!raw.empty() && !util::dynamic_path(raw)) check(d, c.m.resolved(raw, buf), "DocumentRoot");
   }
   for (const char* n : {"alias", "scriptalias"})
     for (int d : c.m.all(n)) {
@@ -242,39 +241,47 @@ void map006(Context& c) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, int>> user_access_queries(const Model& m) {
-  std::vector<std::pair<std::string, int>> q;
+Environment::AccessQueries user_access_queries(const Model& m, Arena& store) {
+  Environment::AccessQueries q;
   if (m.run_uid == 0) return q;
-  q.reserve(m.all("documentroot").size());
-  for (int d : m.all("documentroot")) {
+  std::string buf;
+  auto path = [&](std::string_view p) -> std::string_view {
+    if (!p.empty() && p.front() == '/') return p;  // the model's own memory
+    return store.copy(m.resolve_into(p, buf));
+  };
+  const std::vector<int>& docs = m.all("documentroot");
+  q.reserve(docs.size());
+  for (int d : docs) {
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
-    if (!a.empty() && !util::dynamic_path(a[0])) q.emplace_back(m.resolve(a[0]), R_OK | X_OK);
+    if (!a.empty() && !util::dynamic_path(a[0])) q.emplace_back(path(a[0]), R_OK | X_OK);
   }
   for (const char* n : {"alias", "scriptalias"})
     for (int d : m.all(n)) {
       const std::string_view t = alias_target(m, d);
       if (!t.empty() && !util::dynamic_path(t)) {
-        q.emplace_back(m.resolve(t), R_OK | X_OK);
-        q.emplace_back(m.resolve(t), R_OK);
+        const std::string_view p = path(t);
+        q.emplace_back(p, R_OK | X_OK);
+        q.emplace_back(p, R_OK);
       }
     }
+  const int options_id = m.name_id("options");
   for (int d : m.all("directory")) {  // SEC-003: only where CGI may run
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
-    if (a.empty() || util::dynamic_path(a[0])) continue;
+    if (options_id < 0 || a.empty() || util::dynamic_path(a[0])) continue;
     for (int ch : m.dirs[static_cast<size_t>(d)].children) {
       const Directive& o = m.dirs[static_cast<size_t>(ch)];
-      if (o.lname != "options") continue;
+      if (o.name_id != options_id || o.section) continue;
       const std::string opts = to_lower(o.raw_args);
       if (opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos)
-        q.emplace_back(m.resolve(a[0]), W_OK);
+        q.emplace_back(path(a[0]), W_OK);
     }
   }
   for (int d : m.all("scriptalias")) {
     const std::string_view t = alias_target(m, d);
-    if (!t.empty() && !util::dynamic_path(t)) q.emplace_back(m.resolve(t), W_OK);
+    if (!t.empty() && !util::dynamic_path(t)) q.emplace_back(path(t), W_OK);
   }
   const std::string core = m.effective_coredump_dir();
-  if (!core.empty()) q.emplace_back(core, W_OK | X_OK);
+  if (!core.empty()) q.emplace_back(store.copy(core), W_OK | X_OK);
   return q;
 }
 

@@ -61,7 +61,7 @@ const FileInfo& SystemEnvironment::stat_of(PathFacts& f, std::string_view path) 
   return f.fi;
 }
 
-FileInfo SystemEnvironment::stat(const std::string& path) { return stat_ref(path); }
+FileInfo SystemEnvironment::stat(std::string_view path) { return stat_ref(path); }
 
 bool SystemEnvironment::readonly_fs(const std::string& path) {
   auto it = ro_cache_.find(path);
@@ -135,11 +135,10 @@ std::optional<bool> SystemEnvironment::by_mode(std::string_view path, int mode, 
   return true;
 }
 
-void SystemEnvironment::prefetch_user_access(
-    const std::vector<std::pair<std::string, int>>& queries) {
+void SystemEnvironment::prefetch_user_access(const AccessQueries& queries) {
   constexpr signed char kQueued = -3;
   struct Todo {
-    const std::string* path;
+    std::string_view path;
     int mode;
     signed char* slot;
   };
@@ -158,15 +157,26 @@ void SystemEnvironment::prefetch_user_access(
       }
     }
     slot = kQueued;  // PathMap values never move: the pointer stays valid
-    todo.push_back({&q.first, q.second, &slot});
+    todo.push_back({q.first, q.second, &slot});
   }
   if (todo.empty()) return;
+  // access() wants C strings: every queued path, NUL-terminated, in one buffer.
+  std::string paths;
+  std::vector<size_t> starts;
+  starts.reserve(todo.size());
+  for (const Todo& t : todo) {
+    starts.push_back(paths.size());
+    paths.append(t.path);
+    paths += '\0';
+  }
+  auto c_path = [&](size_t i) { return paths.c_str() + starts[i]; };
   auto mark_unknown = [&] {
     for (const Todo& t : todo) *t.slot = -1;
   };
   if (uid_ < 0 || gid_ < 0) return mark_unknown();
   if (static_cast<long>(::geteuid()) == uid_) {  // already the run user (unprivileged lint)
-    for (const Todo& t : todo) *t.slot = ::access(t.path->c_str(), t.mode) == 0 ? 1 : 0;
+    for (size_t i = 0; i < todo.size(); ++i)
+      *todo[i].slot = ::access(c_path(i), todo[i].mode) == 0 ? 1 : 0;
     return;
   }
   if (::geteuid() != 0) return mark_unknown();
@@ -188,7 +198,7 @@ void SystemEnvironment::prefetch_user_access(
          ::getuid() == static_cast<uid_t>(uid_) && (uid_ == 0 || ::setuid(0) != 0);
     if (!ok) ::_exit(3);
     for (size_t i = 0; i < todo.size(); ++i)
-      answers[i] = ::access(todo[i].path->c_str(), todo[i].mode) == 0 ? '1' : '0';
+      answers[i] = ::access(c_path(i), todo[i].mode) == 0 ? '1' : '0';
     size_t off = 0;
     while (off < answers.size()) {
       const ssize_t w = ::write(fds[1], answers.data() + off, answers.size() - off);
@@ -216,7 +226,7 @@ void SystemEnvironment::prefetch_user_access(
   for (size_t i = 0; i < todo.size(); ++i) *todo[i].slot = got[i] == '1' ? 1 : 0;
 }
 
-std::optional<bool> SystemEnvironment::user_access(const std::string& path, int mode) {
+std::optional<bool> SystemEnvironment::user_access(std::string_view path, int mode) {
   const size_t m = static_cast<size_t>(mode & 7);
   if (const PathFacts* f = paths_.find(path); f && f->user[m] >= -1)
     return f->user[m] < 0 ? std::nullopt : std::optional<bool>(f->user[m] == 1);

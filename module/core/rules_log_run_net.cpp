@@ -211,6 +211,11 @@ void net004(Context& c) {
   std::vector<Entry> entries;
   entries.reserve(c.m.vhosts.size() * 2);
   PathMap<int> heads;  // name -> first entry + 1 (0 = none)
+  {
+    size_t names = 0;
+    for (const VHost& vh : c.m.vhosts) names += 1 + vh.aliases.size();
+    heads.reserve(names);
+  }
   std::string key;
   std::string_view last_host;
   int last_port = -1;

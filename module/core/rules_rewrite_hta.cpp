@@ -192,17 +192,19 @@ void hta001(Context& c) {
   struct Grant { int vhost; bool allowed; };
   std::unordered_map<std::string, std::vector<Grant>> grants;  // by directory path
   std::vector<std::pair<std::string, int>> granted;            // AllowOverride not None
+  const int ao = m.name_id("allowoverride"), aol = m.name_id("allowoverridelist");
   for (int d : m.all("directory")) {
     const Directive& x = c.dir(d);
-    if (x.args.empty() || util::dynamic_path(x.args[0]) || x.args[0] == "~") continue;
+    if (ao < 0 && aol < 0) break;  // no AllowOverride anywhere
     int state = -1;
     for (int ch : x.children) {
       const Directive& y = c.dir(ch);
-      if (y.lname == "allowoverride") state = !y.args.empty() && !iequals(y.args[0], "none");
-      if (y.lname == "allowoverridelist" && !(y.args.size() == 1 && iequals(y.args[0], "none")))
-        state = 1;
+      if (y.section) continue;
+      if (y.name_id == ao) state = !y.args.empty() && !iequals(y.args[0], "none");
+      if (y.name_id == aol && !(y.args.size() == 1 && iequals(y.args[0], "none"))) state = 1;
     }
     if (state < 0) continue;
+    if (x.args.empty() || util::dynamic_path(x.args[0]) || x.args[0] == "~") continue;
     const std::string path = util::strip_trailing_slash(m.resolve(x.args[0]));
     grants[path].push_back({x.vhost, state == 1});
     if (state == 1) granted.emplace_back(path, x.vhost);

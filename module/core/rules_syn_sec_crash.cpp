@@ -13,7 +13,7 @@ namespace {
 void syn001(Context& c) {
   for (size_t i = 0; i < c.m.dirs.size(); ++i) {
     const Directive& d = c.m.dirs[i];
-    if (d.raw_args.find('#') == std::string::npos) continue;
+    if (!d.hash_word) continue;  // set by the model: an unquoted word starts with a hash
     std::vector<bool> quoted;
     const std::vector<std::string> w = split_args(d.raw_args, &quoted);
     for (size_t k = 0; k < w.size(); ++k) {

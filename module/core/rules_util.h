@@ -1,7 +1,9 @@
 // Small helpers shared by the rules_*.cpp files (internal to module/core).
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,15 +66,33 @@ inline long main_number(const Model& m, std::string_view lname, long dflt, int* 
   return std::strtol(std::string(m.dirs[static_cast<size_t>(d)].args[0]).c_str(), nullptr, 10);
 }
 
-// Is a path an "expression" we should not check on disk? (%{, $, *, ? or [; one pass)
+// Is a path an "expression" we should not check on disk? (%{, $, *, ? or [)
 inline bool dynamic_path(std::string_view p) {
-  for (size_t i = 0; i < p.size(); ++i) {
-    const char ch = p[i];
-    if (ch > '?' && ch != '[') continue;  // fast path: letters, '/', digits are not special
-    if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
-    if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
+  auto exact = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      const char ch = p[i];
+      if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
+      if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
+    }
+    return false;
+  };
+  const size_t n = p.size();
+  if (n < 8) return exact(0, n);
+  // Eight bytes at a time, flagging any byte in '$'..'*' (0x24-0x2a), '?' or '[' (a
+  // superset: the flagged chunk is then checked exactly). The last chunk overlaps.
+  constexpr uint64_t k01 = 0x0101010101010101ull, k7f = 0x7f7f7f7f7f7f7f7full,
+                     k80 = 0x8080808080808080ull;
+  for (size_t at = 0;; at += 8) {
+    if (at + 8 > n) at = n - 8;
+    uint64_t x;
+    std::memcpy(&x, p.data() + at, 8);
+    const uint64_t y = x & k7f;
+    const uint64_t range = (y + 0x5c * k01) & ~(y + 0x55 * k01);  // 0x24 <= byte <= 0x2a
+    const uint64_t q = x ^ (0x3f * k01), b = x ^ (0x5b * k01);
+    const uint64_t eq = ((q - k01) & ~q) | ((b - k01) & ~b);  // '?' or '['
+    if (((range | eq) & ~x & k80) && exact(at, at + 8)) return true;
+    if (at + 8 == n) return false;
   }
-  return false;
 }
 
 // Document root for vhost v (its own or the main server's), resolved; "" if unset.

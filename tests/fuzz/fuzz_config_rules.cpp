@@ -37,8 +37,8 @@ uint64_t fnv(std::string_view s) {
 class FuzzEnv : public cfg::Environment {
  public:
   explicit FuzzEnv(std::string blob) : blob_(std::move(blob)) {}
-  cfg::FileInfo stat(const std::string& p) override {
-    const uint64_t h = fnv(p);
+  cfg::FileInfo stat(std::string_view p) override {
+    const uint64_t h = fnv(std::string(p));
     cfg::FileInfo fi;
     fi.exists = (h & 3) != 0;
     if (!fi.exists) {
@@ -54,8 +54,8 @@ class FuzzEnv : public cfg::Environment {
   }
   bool readonly_fs(const std::string& p) override { return (fnv(p) >> 30) & 1; }
   bool access(const std::string& p, int) override { return (fnv(p) >> 31) & 1; }
-  std::optional<bool> user_access(const std::string& p, int mode) override {
-    const uint64_t h = fnv(p) ^ static_cast<uint64_t>(mode);
+  std::optional<bool> user_access(std::string_view p, int mode) override {
+    const uint64_t h = fnv(std::string(p)) ^ static_cast<uint64_t>(mode);
     if ((h & 7) == 0) return std::nullopt;
     return ((h >> 3) & 1) != 0;
   }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/rules_util.h"
 #include "test_config_support.h"
 
 namespace selfheal::cfg::testing {
@@ -55,6 +56,92 @@ TEST(ConfigModel, ContinuationLinesKeepFirstLine) {
   EXPECT_EQ(m.dirs[0].args.size(), 2u);
   EXPECT_EQ(m.dirs[0].line, 1);
   EXPECT_EQ(m.dirs[1].line, 3);
+}
+
+// The word splitter's eight-byte scan (with its overlapping last load) and the local
+// word buffer (spilling past eight words) must split exactly like split_args().
+TEST(ConfigModel, DirectiveArgsMatchSplitArgs) {
+  const std::vector<std::string> cases = {
+      "a", "abcdefg", "abcdefgh", "abcdefghi", "/srv/www/site-1234/htdocs", "x\ty",
+      "one two three four five six seven eight nine ten eleven",
+      "a\x01" "b c", "\"quoted arg\" tail", "'it''s' \"a\\\"b\" c", "#comment-like 1",
+      "trailing-spaces   ", "aaaaaaa\x1f" "bbbbbbbb cc", std::string(70, 'z') + " y"};
+  for (const std::string& raw : cases) {
+    Model m;
+    const int f = m.intern_file("t.conf");
+    const int d = m.add("Directive", raw, f, 1);
+    m.finalize();
+    const auto want = split_args(raw);
+    const auto& got = m.dirs[static_cast<size_t>(d)].args;
+    ASSERT_EQ(got.size(), want.size()) << raw;
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << raw;
+  }
+}
+
+TEST(ConfigModel, HashWordFlagsOnlyUnquotedWords) {
+  Model m = model("User #1000\nServerAdmin a@b # comment\nHeader set X \"#fff\"\n");
+  EXPECT_TRUE(m.dirs[0].hash_word);
+  EXPECT_TRUE(m.dirs[1].hash_word);
+  EXPECT_FALSE(m.dirs[2].hash_word);
+}
+
+// A tree added out of document order (a child after a later sibling of its parent)
+// takes the general walk: the same vhosts, membership and document-order indices.
+TEST(ConfigModel, OutOfOrderTreeGivesDocumentOrder) {
+  Model m;
+  const int f = m.intern_file("t.conf");
+  const int v1 = m.add("<VirtualHost", "*:80>", f, 1);
+  const int v2 = m.add("<VirtualHost", "*:81>", f, 5);
+  const int dr2 = m.add("DocumentRoot", "/b", f, 6, v2);
+  const int dr1 = m.add("DocumentRoot", "/a", f, 2, v1);  // back into the first vhost
+  const int top = m.add("DocumentRoot", "/main", f, 9);
+  m.finalize();
+  ASSERT_EQ(m.vhosts.size(), 2u);
+  EXPECT_EQ(m.vhosts[0].dir, v1);
+  EXPECT_EQ(m.dirs[static_cast<size_t>(dr1)].vhost, 0);
+  EXPECT_EQ(m.dirs[static_cast<size_t>(dr2)].vhost, 1);
+  EXPECT_EQ(m.dirs[static_cast<size_t>(top)].vhost, -1);
+  EXPECT_EQ(m.all("documentroot"), (std::vector<int>{dr1, dr2, top}));
+  EXPECT_EQ(m.main_value("documentroot"), top);
+  EXPECT_EQ(m.server_value("documentroot", 0), dr1);
+}
+
+TEST(RuleUtil, DynamicPathMatchesByteByByteDefinition) {
+  auto reference = [](std::string_view p) {
+    for (size_t i = 0; i < p.size(); ++i) {
+      const char ch = p[i];
+      if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
+      if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
+    }
+    return false;
+  };
+  const std::string alphabet = "/az09.-_$%{*?[&'()+,# Z\x80\xff";
+  uint64_t seed = 12345;
+  auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull; };
+  for (int it = 0; it < 200000; ++it) {
+    std::string s;
+    const size_t n = (next() >> 33) % 40;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t r = next() >> 33;
+      s += (r % 4) ? "/abcdefghij0123456789"[r % 21] : alphabet[r % alphabet.size()];
+    }
+    ASSERT_EQ(util::dynamic_path(s), reference(s)) << s;
+  }
+  EXPECT_TRUE(util::dynamic_path("/srv/www/%{SERVER_NAME}/htdocs"));
+  EXPECT_FALSE(util::dynamic_path("/srv/www/100%/htdocs"));
+  EXPECT_TRUE(util::dynamic_path("/srv/www/site/htdocs/*"));
+}
+
+TEST(RuleUtil, KeyHashSeesEveryByte) {
+  for (size_t n = 1; n <= 40; ++n) {
+    const std::string base(n, 'a');
+    for (size_t i = 0; i < n; ++i) {
+      std::string other = base;
+      other[i] = 'b';
+      EXPECT_NE(key_hash(base), key_hash(other)) << n << " " << i;
+    }
+  }
+  EXPECT_NE(key_hash(""), key_hash(std::string(1, '\0')));
 }
 
 TEST(RuleEngine, EveryRuleHasIdSeverityProfileAndUniqueId) {

@@ -34,20 +34,20 @@ class FakeEnv : public Environment {
     contents[p] = std::move(text);
   }
 
-  FileInfo stat(const std::string& p) override {
-    auto it = files.find(p);
+  FileInfo stat(std::string_view p) override {
+    auto it = files.find(std::string(p));
     return it == files.end() ? FileInfo{false, false, false, 0, 2} : it->second;
   }
   bool readonly_fs(const std::string& p) override { return readonly.count(p) > 0; }
   bool access(const std::string& p, int) override {
     return files.count(p) && !not_root_accessible.count(p);
   }
-  std::optional<bool> user_access(const std::string& p, int mode) override {
-    auto it = user.find({p, mode});
+  std::optional<bool> user_access(std::string_view p, int mode) override {
+    auto it = user.find({std::string(p), mode});
     if (it != user.end()) return it->second;
     return std::nullopt;
   }
-  void prefetch_user_access(const std::vector<std::pair<std::string, int>>&) override {
+  void prefetch_user_access(const AccessQueries&) override {
     ++prefetches;
   }
   std::optional<std::string> read_file(const std::string& p) override {
