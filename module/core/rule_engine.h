@@ -212,6 +212,8 @@ class SystemEnvironment : public Environment {
   std::string user_;
   long uid_, gid_;
   PathMap<PathFacts> paths_;
+  std::string last_search_dir_;  // search_verdict()'s last directory and its answer
+  signed char last_search_ = -2;
   Cache<bool> ro_cache_;
   Cache<bool> access_cache_;  // key: path '\0' mode
   Cache<std::optional<std::string>> file_cache_;

@@ -267,12 +267,14 @@ Environment::AccessQueries user_access_queries(const Model& m, Arena& store) {
   const int options_id = m.name_id("options");
   for (int d : m.all("directory")) {  // SEC-003: only where CGI may run
     const auto& a = m.dirs[static_cast<size_t>(d)].args;
-    if (options_id < 0 || a.empty() || util::dynamic_path(a[0])) continue;
+    if (options_id < 0) break;
+    if (a.empty()) continue;
     for (int ch : m.dirs[static_cast<size_t>(d)].children) {
       const Directive& o = m.dirs[static_cast<size_t>(ch)];
       if (o.name_id != options_id || o.section) continue;
       const std::string opts = to_lower(o.raw_args);
-      if (opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos)
+      if ((opts.find("execcgi") != std::string::npos || opts.find("all") != std::string::npos) &&
+          !util::dynamic_path(a[0]))
         q.emplace_back(path(a[0]), W_OK);
     }
   }

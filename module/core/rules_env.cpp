@@ -103,9 +103,14 @@ std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
 // 1 granted everywhere, -1 not certain. Memoized: 10,000 DocumentRoots in one parent
 // directory walk it once.
 signed char SystemEnvironment::search_verdict(std::string_view dir) {
+  // 10,000 DocumentRoots in one directory ask about the same parent in a row.
+  if (last_search_ != -2 && dir == last_search_dir_) return last_search_;
   // One record per directory, looked up once (PathMap values never move).
   PathFacts& f = *paths_.try_emplace(dir).first;
-  if (f.search != -2) return f.search;
+  if (f.search != -2) {
+    last_search_dir_.assign(dir);
+    return last_search_ = f.search;
+  }
   signed char up = 1;
   if (const size_t slash = dir.rfind('/'); slash != std::string_view::npos && slash >= 1)
     up = search_verdict(dir.substr(0, slash));
@@ -115,7 +120,8 @@ signed char SystemEnvironment::search_verdict(std::string_view dir) {
     v = (r && !*r) ? 0 : (!r ? -1 : up);
   }
   f.search = v;
-  return v;
+  last_search_dir_.assign(dir);
+  return last_search_ = v;
 }
 
 // Decides from permission bits alone when that is certain: every class (owner, group,

@@ -63,7 +63,8 @@ void log002(Context& c) {
   PathMap<Memo> memo;
   for (int d : log_directives(c.m)) {
     const std::string_view target = c.arg(d, 0);
-    if (target.empty() || target[0] == '|' || util::starts_with_i(target, "syslog") ||
+    if (target.empty() || target[0] == '|' ||
+        ((target[0] == 's' || target[0] == 'S') && util::starts_with_i(target, "syslog")) ||
         target.find("%{") != std::string_view::npos)
       continue;
     Memo& seen = *memo.try_emplace(target, true).first;  // views into the model: stable

@@ -87,7 +87,11 @@ void res001(Context& c) {
   long base = c.m.open_fds;
   if (base < 0) {  // estimate: listeners + distinct log files
     PathMap<char> logs;  // distinct targets (views into the model: borrowed)
-    for (const char* n : {"errorlog", "customlog", "transferlog", "globallog"})
+    const char* const names[] = {"errorlog", "customlog", "transferlog", "globallog"};
+    size_t n_logs = 0;
+    for (const char* n : names) n_logs += c.m.all(n).size();
+    logs.reserve(n_logs);
+    for (const char* n : names)
       for (int d : c.m.all(n)) logs.try_emplace(c.arg(d, 0), true);
     std::set<std::pair<std::string_view, int>> ls;
     for (const Listen& l : c.m.listens) ls.insert({l.host, l.port});

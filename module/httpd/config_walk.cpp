@@ -35,24 +35,31 @@ struct Walker {
     return id;
   }
 
-  // Iterative pre-order walk (a deep tree must not overflow the stack). The model
-  // keeps views of directive/args: ap_conftree lives in pconf, which outlives it.
-  void walk(const ap_directive_t* root) {
-    std::vector<std::pair<const ap_directive_t*, int>> stack;  // next sibling to visit, parent
-    stack.emplace_back(root, -1);
-    while (!stack.empty()) {
-      auto& [d, parent] = stack.back();
-      if (!d) {
-        stack.pop_back();
-        continue;
+  // Iterative pre-order walk over httpd's own links (first_child, next, parent), so a
+  // deep tree cannot overflow the stack; only the model indices of the open ancestors
+  // are kept. The model keeps views of directive/args: ap_conftree lives in pconf,
+  // which outlives it. A node without a name is skipped with its subtree.
+  void walk(const ap_directive_t* d) {
+    std::vector<int> open;  // model index of the parent of each open level
+    int parent = -1;
+    while (d) {
+      if (d->directive) {
+        const int idx = m.add_borrowed(d->directive, d->args ? d->args : "",
+                                       file(d->filename), d->line_num, parent);
+        if (d->first_child) {
+          open.push_back(parent);
+          parent = idx;
+          d = d->first_child;
+          continue;
+        }
       }
-      const ap_directive_t* cur = d;
-      const int par = parent;
-      d = cur->next;
-      if (!cur->directive) continue;
-      const int idx = m.add_borrowed(cur->directive, cur->args ? cur->args : "",
-                                     file(cur->filename), cur->line_num, par);
-      if (cur->first_child) stack.emplace_back(cur->first_child, idx);
+      while (d && !d->next) {  // last of its level: climb to the parent's next sibling
+        d = d->parent;
+        if (!d) break;
+        parent = open.back();
+        open.pop_back();
+      }
+      if (d) d = d->next;
     }
   }
 };
