@@ -121,18 +121,24 @@ class PathMap {
       if (s.hash == h && s.key == k) return &values_[s.value];
     }
   }
-  // {value, inserted}; a new value is V{}.
-  std::pair<V*, bool> try_emplace(std::string_view k, bool borrow = false) {
+  // {value, inserted}; a new value is V{}. `stored` (optional) receives the map's own
+  // copy of the key, valid as long as the map.
+  std::pair<V*, bool> try_emplace(std::string_view k, bool borrow = false,
+                                  std::string_view* stored = nullptr) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
     const size_t h = key_hash(k);
     size_t i = h & (slots_.size() - 1);
     for (;; i = (i + 1) & (slots_.size() - 1)) {
       const Slot& s = slots_[i];
       if (!s.used) break;
-      if (s.hash == h && s.key == k) return {&values_[s.value], false};
+      if (s.hash == h && s.key == k) {
+        if (stored) *stored = s.key;
+        return {&values_[s.value], false};
+      }
     }
     values_.emplace_back();
     slots_[i] = {h, borrow ? k : keys_.copy(k), values_.size() - 1, true};
+    if (stored) *stored = slots_[i].key;
     ++size_;
     return {&values_.back(), true};
   }
@@ -206,6 +212,17 @@ class SystemEnvironment : public Environment {
     UserAnswers user{-2, -2, -2, -2, -2, -2, -2, -2};
   };
   const FileInfo& stat_ref(std::string_view path);
+  // The record of `path`. Rules hand the same model views (a DocumentRoot's argument)
+  // to several calls: a direct-mapped cache on the view's address, checked against the
+  // stored key's bytes, skips hashing the path for most of them.
+  PathFacts& facts(std::string_view path);
+  struct Recent {
+    const char* ptr = nullptr;
+    size_t len = 0;
+    std::string_view key;  // paths_'s copy
+    PathFacts* facts = nullptr;
+  };
+  std::vector<Recent> recent_;
   const FileInfo& stat_of(PathFacts& f, std::string_view path);
   std::optional<bool> by_mode(std::string_view path, int mode, PathFacts& f);
   signed char search_verdict(std::string_view dir);

@@ -27,8 +27,21 @@ namespace selfheal::cfg {
 SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
     : user_(std::move(user)), uid_(uid), gid_(gid) {}
 
+SystemEnvironment::PathFacts& SystemEnvironment::facts(std::string_view path) {
+  if (recent_.empty()) recent_.resize(size_t{1} << 15);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(path.data());
+  Recent& r = recent_[((a >> 3) ^ (a >> 17) ^ path.size()) & (recent_.size() - 1)];
+  if (r.ptr == path.data() && r.len == path.size() &&
+      std::memcmp(r.key.data(), path.data(), path.size()) == 0)
+    return *r.facts;
+  std::string_view stored;
+  PathFacts& f = *paths_.try_emplace(path, false, &stored).first;
+  r = {path.data(), path.size(), stored, &f};
+  return f;
+}
+
 const FileInfo& SystemEnvironment::stat_ref(std::string_view path) {
-  PathFacts& f = *paths_.try_emplace(path).first;
+  PathFacts& f = facts(path);
   return stat_of(f, path);
 }
 
@@ -152,11 +165,11 @@ void SystemEnvironment::prefetch_user_access(const AccessQueries& queries) {
   const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
   for (const auto& q : queries) {
     const int mode = q.second & 7;
-    PathFacts& facts = *paths_.try_emplace(q.first).first;
-    signed char& slot = facts.user[static_cast<size_t>(mode)];
+    PathFacts& pf = facts(q.first);
+    signed char& slot = pf.user[static_cast<size_t>(mode)];
     if (slot != -2) continue;  // answered or already queued
     if (other_user) {
-      if (std::optional<bool> r = by_mode(q.first, q.second, facts)) {
+      if (std::optional<bool> r = by_mode(q.first, q.second, pf)) {
         // by_mode() only adds stat entries: the slot reference stays valid.
         slot = *r ? 1 : 0;
         continue;
@@ -234,12 +247,12 @@ void SystemEnvironment::prefetch_user_access(const AccessQueries& queries) {
 
 std::optional<bool> SystemEnvironment::user_access(std::string_view path, int mode) {
   const size_t m = static_cast<size_t>(mode & 7);
-  if (const PathFacts* f = paths_.find(path); f && f->user[m] >= -1)
-    return f->user[m] < 0 ? std::nullopt : std::optional<bool>(f->user[m] == 1);
+  if (const PathFacts& f = facts(path); f.user[m] >= -1)
+    return f.user[m] < 0 ? std::nullopt : std::optional<bool>(f.user[m] == 1);
   prefetch_user_access({{path, mode}});
-  const PathFacts* f = paths_.find(path);
-  if (!f || f->user[m] < 0) return std::nullopt;
-  return f->user[m] == 1;
+  const PathFacts& f = facts(path);  // the record does not move: PathMap values are stable
+  if (f.user[m] < 0) return std::nullopt;
+  return f.user[m] == 1;
 }
 
 std::optional<std::string> SystemEnvironment::read_file(const std::string& path) {

@@ -66,18 +66,20 @@ inline long main_number(const Model& m, std::string_view lname, long dflt, int* 
   return std::strtol(std::string(m.dirs[static_cast<size_t>(d)].args[0]).c_str(), nullptr, 10);
 }
 
+// The exact test of dynamic_path() on p[from, to).
+[[gnu::noinline]] inline bool dynamic_bytes(std::string_view p, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    const char ch = p[i];
+    if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
+    if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
+  }
+  return false;
+}
+
 // Is a path an "expression" we should not check on disk? (%{, $, *, ? or [)
-inline bool dynamic_path(std::string_view p) {
-  auto exact = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      const char ch = p[i];
-      if (ch == '$' || ch == '*' || ch == '?' || ch == '[') return true;
-      if (ch == '%' && i + 1 < p.size() && p[i + 1] == '{') return true;
-    }
-    return false;
-  };
+[[gnu::always_inline]] inline bool dynamic_path(std::string_view p) {
   const size_t n = p.size();
-  if (n < 8) return exact(0, n);
+  if (n < 8) return dynamic_bytes(p, 0, n);
   // Eight bytes at a time, flagging any byte in '$'..'*' (0x24-0x2a), '?' or '[' (a
   // superset: the flagged chunk is then checked exactly). The last chunk overlaps.
   constexpr uint64_t k01 = 0x0101010101010101ull, k7f = 0x7f7f7f7f7f7f7f7full,
@@ -90,7 +92,7 @@ inline bool dynamic_path(std::string_view p) {
     const uint64_t range = (y + 0x5c * k01) & ~(y + 0x55 * k01);  // 0x24 <= byte <= 0x2a
     const uint64_t q = x ^ (0x3f * k01), b = x ^ (0x5b * k01);
     const uint64_t eq = ((q - k01) & ~q) | ((b - k01) & ~b);  // '?' or '['
-    if (((range | eq) & ~x & k80) && exact(at, at + 8)) return true;
+    if (((range | eq) & ~x & k80) && dynamic_bytes(p, at, at + 8)) return true;
     if (at + 8 == n) return false;
   }
 }
