@@ -173,6 +173,32 @@ void Context::emit(int v, int d, const std::string* file, int line, std::string 
   findings.push_back(std::move(f));
 }
 
+const std::vector<Context::LogTarget>& Context::log_targets() {
+  if (log_targets_done_) return log_targets_;
+  log_targets_done_ = true;
+  size_t n = 0;
+  const char* const names[] = {"errorlog", "customlog", "transferlog", "globallog", "forensiclog"};
+  for (const char* name : names) n += m.all(name).size();
+  log_targets_.reserve(n);
+  PathMap<int> ids;  // views into the model: borrowed
+  ids.reserve(n);
+  for (const char* name : names) {
+    const bool forensic = name == names[4];
+    for (int d : m.all(name)) {
+      const std::string_view t = arg(d, 0);
+      auto [id, fresh] = ids.try_emplace(t, true);
+      if (fresh) *id = static_cast<int>(distinct_log_targets_++);
+      log_targets_.push_back({d, t, *id, forensic});
+    }
+  }
+  return log_targets_;
+}
+
+size_t Context::distinct_log_targets() {
+  log_targets();
+  return distinct_log_targets_;
+}
+
 std::vector<Finding> run_rules(const Model& m, Environment& env, const RunOptions& opt) {
   Settings s = settings_from_model(m);
   if (opt.profile) s.profile = *opt.profile;

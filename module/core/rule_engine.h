@@ -315,8 +315,24 @@ class Context {
   std::vector<Finding> findings;
   std::unordered_set<std::string> seen;  // de-duplicates identical findings
 
+  // Shared by the rules of one run, built on first use.
+  // The log directives (ErrorLog, CustomLog, TransferLog, GlobalLog, ForensicLog, each
+  // in document order), their first argument, and a number shared by equal arguments
+  // (LOG-002 checks each distinct file once, RES-001 counts them).
+  struct LogTarget {
+    int dir;
+    std::string_view target;
+    int id;
+    bool forensic;
+  };
+  const std::vector<LogTarget>& log_targets();
+  size_t distinct_log_targets();
+
  private:
   bool suppressed(int vhost) const;
+  std::vector<LogTarget> log_targets_;
+  size_t distinct_log_targets_ = 0;
+  bool log_targets_done_ = false;
   void emit(int v, int d, const std::string* file, int line, std::string message,
             std::optional<Severity> sev, std::string hint);
 };

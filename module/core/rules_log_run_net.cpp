@@ -13,16 +13,10 @@ namespace selfheal::cfg {
 namespace {
 
 // Every log destination: ErrorLog, CustomLog, TransferLog, GlobalLog, ForensicLog.
-std::vector<int> log_directives(const Model& m) {
-  std::vector<int> out;
-  for (const char* n : {"errorlog", "customlog", "transferlog", "globallog", "forensiclog"})
-    for (int d : m.all(n)) out.push_back(d);
-  return out;
-}
-
 void log001(Context& c) {
-  for (int d : log_directives(c.m)) {
-    const std::string_view arg0 = c.arg(d, 0);
+  for (const Context::LogTarget& lt : c.log_targets()) {
+    const int d = lt.dir;
+    const std::string_view arg0 = lt.target;
     if (arg0.empty() || arg0[0] != '|') continue;
     std::string target(arg0);
     target.erase(0, target.size() > 1 && target[1] == '|' ? 2 : 1);
@@ -60,14 +54,15 @@ void log002(Context& c) {
     bool done = false;
     std::string problem;
   };
-  PathMap<Memo> memo;
-  for (int d : log_directives(c.m)) {
-    const std::string_view target = c.arg(d, 0);
+  std::vector<Memo> memo(c.distinct_log_targets());
+  for (const Context::LogTarget& lt : c.log_targets()) {
+    const int d = lt.dir;
+    const std::string_view target = lt.target;
     if (target.empty() || target[0] == '|' ||
         ((target[0] == 's' || target[0] == 'S') && util::starts_with_i(target, "syslog")) ||
         target.find("%{") != std::string_view::npos)
       continue;
-    Memo& seen = *memo.try_emplace(target, true).first;  // views into the model: stable
+    Memo& seen = memo[static_cast<size_t>(lt.id)];
     if (seen.done) {
       if (!seen.problem.empty())
         c.report(d, "log file cannot be opened: " + seen.problem + "; start and reload fail");

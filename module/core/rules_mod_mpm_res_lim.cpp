@@ -86,16 +86,16 @@ void res001(Context& c) {
   if (limit <= 0) return;
   long base = c.m.open_fds;
   if (base < 0) {  // estimate: listeners + distinct log files
-    PathMap<char> logs;  // distinct targets (views into the model: borrowed)
-    const char* const names[] = {"errorlog", "customlog", "transferlog", "globallog"};
-    size_t n_logs = 0;
-    for (const char* n : names) n_logs += c.m.all(n).size();
-    logs.reserve(n_logs);
-    for (const char* n : names)
-      for (int d : c.m.all(n)) logs.try_emplace(c.arg(d, 0), true);
+    std::vector<char> seen(c.distinct_log_targets());  // ForensicLog is opened elsewhere
+    size_t logs = 0;
+    for (const Context::LogTarget& lt : c.log_targets())
+      if (!lt.forensic && !seen[static_cast<size_t>(lt.id)]) {
+        seen[static_cast<size_t>(lt.id)] = 1;
+        ++logs;
+      }
     std::set<std::pair<std::string_view, int>> ls;
     for (const Listen& l : c.m.listens) ls.insert({l.host, l.port});
-    base = static_cast<long>(logs.size() + ls.size());
+    base = static_cast<long>(logs + ls.size());
   }
   const MpmSizing s = sizing(c.m);
   long conns = std::min(s.threads_per_child, s.thread_limit);
