@@ -28,6 +28,10 @@ namespace {
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
 constexpr int kNumSignals = sizeof kSignals / sizeof kSignals[0];
 constexpr int64_t kWaitForOwnerNs = 2'000'000'000;  // other crashing threads wait this long
+// After the owner hands a crash to a previous handler, the election stays closed this long:
+// the handler almost always ends the process (httpd's sig_coredump re-raises), and another
+// thread crashing meanwhile, by another signal, must not write a second record for it.
+constexpr int64_t kReopenAfterUs = 1'000'000;
 
 Installed g_cfg;
 struct sigaction g_prev[kNumSignals];
@@ -35,6 +39,7 @@ std::atomic<bool> g_installed{false};
 std::atomic<long> g_owner{0};  // tid of the thread writing a record; 0: none
 std::atomic<uint64_t> g_handed{0};  // bit per signal: a crash gave it back to the previous action
 std::atomic<bool> g_done{false};  // the owner has chained to an action that ends the process
+std::atomic<int64_t> g_handed_us{0};  // when the owner handed its crash to a previous handler
 std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 
 // The handler's working storage: one crash at a time (g_owner), never on the signal stack.
@@ -361,18 +366,28 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
   auto* uc = static_cast<ucontext_t*>(ucv);
   long tid = sys_gettid();
   long expected = 0;
-  if (g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
+  bool owner = g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel);
+  const int64_t handed = owner ? 0 : g_handed_us.load(std::memory_order_acquire);
+  if (!owner && handed != 0 && now_us(CLOCK_MONOTONIC) - handed > kReopenAfterUs) {
+    // The previous handler let the process live a while ago: this is a new crash.
+    owner = g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel);
+  }
+  if (owner) {
     g_done.store(false, std::memory_order_relaxed);
+    g_handed_us.store(0, std::memory_order_relaxed);
     report(signo, info, uc);
     if (chain(signo, info, uc)) {
       // The process dies when we return: keep the election closed so no other thread writes
       // a second record in the meantime, and release the threads waiting for us.
       g_done.store(true, std::memory_order_release);
     } else {
-      // A previous handler runs next and may let the process live: reopen the election.
-      g_owner.store(0, std::memory_order_release);
+      // A previous handler runs next. It may let the process live, but it usually ends it
+      // a moment later: keep the election closed for kReopenAfterUs (see above) and let
+      // the threads waiting for us go on to their own previous action.
+      const int64_t t = now_us(CLOCK_MONOTONIC);
+      g_handed_us.store(t > 0 ? t : 1, std::memory_order_release);
     }
-  } else if (expected == tid) {
+  } else if (expected == tid && handed == 0) {
     // A fault inside the handler on this thread. Inside the unwinder: abandon the unwind and
     // go on writing (does not return). Anywhere else: the default action, no more reporting.
     unwind_recover();
@@ -385,6 +400,7 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
     int64_t start = now_us(CLOCK_MONOTONIC);
     while (g_owner.load(std::memory_order_acquire) != 0 &&
            !g_done.load(std::memory_order_acquire) &&
+           g_handed_us.load(std::memory_order_acquire) == 0 &&
            (now_us(CLOCK_MONOTONIC) - start) * 1000 < kWaitForOwnerNs) {
       struct timespec ts = {0, 1'000'000};
       nanosleep(&ts, nullptr);
@@ -435,6 +451,9 @@ void set_installed(const Config& cfg) noexcept {
 int install(const Config& cfg) noexcept {
   if (g_installed.load()) uninstall();
   g_handed.store(0, std::memory_order_relaxed);
+  g_owner.store(0, std::memory_order_relaxed);  // a fresh start: no crash in progress
+  g_done.store(false, std::memory_order_relaxed);
+  g_handed_us.store(0, std::memory_order_relaxed);
   set_installed(cfg);
   safe_read_init();
   modules_snapshot();

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "selfheal/crash.h"
 #include "test_crash_util.h"
@@ -216,6 +217,44 @@ TEST(CrashChain, TwoThreadsCrashingAtOnceGiveExactlyOneRecord) {
     EXPECT_EQ(recs.size(), 1u) << "round " << round;
     if (!recs.empty()) expect_complete_record(recs[0]);
     EXPECT_EQ(lines_of(slurp(dir.file("error.log"))).size(), 1u);
+  }
+}
+
+// Like coredump_like, but slow: the process lives on for a while after the hand-over.
+void slow_coredump_like(int sig) {
+  struct timespec ts = {0, 300'000'000};
+  nanosleep(&ts, nullptr);
+  signal(sig, SIG_DFL);
+  kill(getpid(), sig);
+}
+
+// httpd's sig_coredump is a handler, not the default action, so the first crash hands over
+// and the process lives a moment longer. Another thread crashing then by another signal
+// (the event MPM's storm: one thread's SIGSEGV, another's SIGFPE) must not write a second
+// record for the same process.
+TEST(CrashChain, AnotherSignalDuringTheHandOverWritesNoSecondRecord) {
+  for (int round = 0; round < 3; ++round) {
+    TempDir dir;
+    int st = run_child([&] {
+      for (int sig : {SIGSEGV, SIGFPE}) {
+        struct sigaction sa {};
+        sa.sa_handler = slow_coredump_like;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, nullptr);
+      }
+      crash::install(child_config(dir));
+      std::thread([] {
+        crash::thread_entry();
+        for (int i = 0; i < 5000 && crash::stats().written == 0; ++i) usleep(1000);
+        usleep(20'000);  // the first thread has handed over by now
+        g_sink = divide(7);
+      }).detach();
+      crash_null_deref();
+    });
+    EXPECT_TRUE(DiedBy(st, SIGSEGV)) << "round " << round;
+    auto recs = records_of(dir.file("crash.log"));
+    ASSERT_EQ(recs.size(), 1u) << "round " << round;
+    EXPECT_EQ(recs[0]["signal"]["name"], "SIGSEGV");
   }
 }
 
