@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from config_helpers import MiniRoot, gen_cert, parse_findings
+from harness import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (run-user checks, ports)")
 
@@ -213,3 +214,6 @@ def test_enforce_refuses_first_start_warn_starts(mini):
             "</VirtualHost>\n")
     p = r.httpd("-k", "start")
     assert p.returncode == 0 and "DOC-001" in p.stderr, p.stderr
+    # The daemon writes its pid file a moment after "-k start" returns; the fixture's
+    # cleanup stops the server by that file, so wait for it (or the server outlives the test).
+    wait_for(lambda: (r.root / "run" / "httpd.pid").exists(), timeout=10, what="the pid file")
