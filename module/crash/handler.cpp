@@ -40,6 +40,8 @@ std::atomic<long> g_owner{0};  // tid of the thread writing a record; 0: none
 std::atomic<uint64_t> g_handed{0};  // bit per signal: a crash gave it back to the previous action
 std::atomic<bool> g_done{false};  // the owner has chained to an action that ends the process
 std::atomic<int64_t> g_handed_us{0};  // when the owner handed its crash to a previous handler
+static_assert(std::atomic<int64_t>::is_always_lock_free && std::atomic<long>::is_always_lock_free,
+              "the signal handler needs lock-free atomics");
 std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 
 // The handler's working storage: one crash at a time (g_owner), never on the signal stack.
@@ -369,17 +371,29 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
   bool owner = g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel);
   const int64_t handed = owner ? 0 : g_handed_us.load(std::memory_order_acquire);
   if (!owner && handed != 0 && now_us(CLOCK_MONOTONIC) - handed > kReopenAfterUs) {
-    // The previous handler let the process live a while ago: this is a new crash.
-    owner = g_owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel);
+    // The previous handler let the process live a while ago: this is a new crash. The
+    // stamp is the ticket: one thread clears it and becomes the owner; the others find it
+    // cleared (or the new owner in place) and wait for that owner's record below.
+    int64_t stamp = handed;
+    if (g_handed_us.compare_exchange_strong(stamp, 0, std::memory_order_acq_rel)) {
+      g_owner.store(tid, std::memory_order_release);
+      owner = true;
+    }
   }
   if (owner) {
     g_done.store(false, std::memory_order_relaxed);
     g_handed_us.store(0, std::memory_order_relaxed);
     report(signo, info, uc);
+    const int i = index_of(signo);
+    const bool carries_on = i >= 0 && g_prev[i].sa_handler == SIG_IGN &&
+                            !(g_prev[i].sa_flags & SA_SIGINFO) && !signal_is_fault(signo, info);
     if (chain(signo, info, uc)) {
       // The process dies when we return: keep the election closed so no other thread writes
       // a second record in the meantime, and release the threads waiting for us.
       g_done.store(true, std::memory_order_release);
+    } else if (carries_on) {
+      // An ignored sent signal: nothing ends the process, reopen the election at once.
+      g_owner.store(0, std::memory_order_release);
     } else {
       // A previous handler runs next. It may let the process live, but it usually ends it
       // a moment later: keep the election closed for kReopenAfterUs (see above) and let
