@@ -179,8 +179,6 @@ class Model {
   int lookup_name(std::string_view name, uint32_t hash, const char* lowered) const;
   std::string_view lower_view(std::string_view s);  // s itself when already lower case
   std::string_view unescape_into_arena(std::string_view word, char quote);
-  void index_preorder();  // finalize() when the directives were added in document order
-  void index_any_order();
 
   Arena arena_;
   std::vector<std::string_view> names_;          // id -> lower-case name
