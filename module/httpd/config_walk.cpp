@@ -55,7 +55,7 @@ struct Walker {
       }
       while (d && !d->next) {  // last of its level: climb to the parent's next sibling
         d = d->parent;
-        if (!d) break;
+        if (!d || open.empty()) return;  // past the top level (or a parent never entered)
         parent = open.back();
         open.pop_back();
       }
