@@ -398,13 +398,7 @@ TEST(CrashChain, NoCrashLogStillLogsTheSummary) {
   EXPECT_NE(slurp(dir.file("error.log")).find("; no crash log configured"), std::string::npos);
 }
 
-[[gnu::noinline]] int recurse_forever(int depth) {
-  volatile char pad[512];
-  pad[0] = static_cast<char>(depth);
-  int r = g_zero == 1 ? 0 : recurse_forever(depth + 1);  // g_zero is 0: forever
-  asm volatile("" ::: "memory");
-  return r + pad[0];
-}
+using crashtest::recurse_forever;
 
 TEST(CrashChain, PreviousHandlerRunsAfterAStackOverflow) {
   // httpd's sig_coredump is installed without SA_ONSTACK: chained as is, it could not run on

@@ -49,13 +49,7 @@ volatile int g_sink = 0;
 
 [[gnu::noinline]] void crash_trap() { __builtin_trap(); }
 
-[[gnu::noinline]] int recurse_forever(int depth) {
-  volatile char pad[512];
-  pad[0] = static_cast<char>(depth);
-  int r = g_zero == 1 ? 0 : recurse_forever(depth + 1);  // g_zero is 0: forever
-  asm volatile("" ::: "memory");
-  return r + pad[0];
-}
+using crashtest::recurse_forever;
 
 // Installs with a fake request on this thread's slot and returns the config.
 crash::Config install_with_request(const TempDir& dir, FakeRequest* req) {

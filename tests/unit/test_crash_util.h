@@ -25,6 +25,17 @@
 
 namespace crashtest {
 
+// Recurses until the stack runs out: a stack-overflow crash. The stop condition reads a
+// volatile that is always 0, so the compiler can neither end nor flatten the recursion.
+inline volatile int g_recursion_stop = 0;
+[[gnu::noinline]] inline int recurse_forever(int depth) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(depth);
+  int r = g_recursion_stop == 1 ? 0 : recurse_forever(depth + 1);
+  asm volatile("" ::: "memory");
+  return r + pad[0];
+}
+
 // A scratch directory removed at the end of the test.
 struct TempDir {
   std::string path;
