@@ -12,7 +12,7 @@
 namespace selfheal::cfg {
 namespace {
 
-// Every log destination: ErrorLog, CustomLog, TransferLog, GlobalLog, ForensicLog.
+// Piped loggers among the log destinations (Context::log_targets()).
 void log001(Context& c) {
   for (const Context::LogTarget& lt : c.log_targets()) {
     const int d = lt.dir;
