@@ -11,8 +11,6 @@
 namespace selfheal::cfg {
 namespace {
 
-// isspace() in the "C" locale, without the call.
-inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 inline char lower(char c) {
   return static_cast<char>(c + 32 * (static_cast<unsigned char>(c - 'A') < 26));
 }

@@ -208,6 +208,8 @@ class Model {
 std::vector<std::string> split_args(std::string_view raw, std::vector<bool>* quoted = nullptr);
 
 std::string to_lower(std::string_view s);
+// isspace() in the "C" locale, without the call (the text parser and the word splitter).
+inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 bool iequals(std::string_view a, std::string_view b);
 
 // Builds a model from httpd-style configuration text (no Include/IfModule

@@ -7,12 +7,6 @@
 #include "core/config_model.h"
 
 namespace selfheal::cfg {
-namespace {
-
-// isspace() in the "C" locale, without the call.
-inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-}  // namespace
 
 void append_config_text(Model& m, std::string_view text, std::string_view file) {
   const int f = m.intern_file(file);

@@ -223,6 +223,7 @@ class SystemEnvironment : public Environment {
     PathFacts* facts = nullptr;
   };
   std::vector<Recent> recent_;
+  void size_recent(size_t n);
   const FileInfo& stat_of(PathFacts& f, std::string_view path);
   std::optional<bool> by_mode(std::string_view path, int mode, PathFacts& f);
   signed char search_verdict(std::string_view dir);

@@ -27,8 +27,15 @@ namespace selfheal::cfg {
 SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
     : user_(std::move(user)), uid_(uid), gid_(gid) {}
 
+// Room for about n paths (a power of two, 256 .. 65536 entries); forgets what it held.
+void SystemEnvironment::size_recent(size_t n) {
+  size_t want = 256;
+  while (want < 2 * n && want < (size_t{1} << 16)) want *= 2;
+  if (want != recent_.size()) recent_.assign(want, Recent{});
+}
+
 SystemEnvironment::PathFacts& SystemEnvironment::facts(std::string_view path) {
-  if (recent_.empty()) recent_.resize(size_t{1} << 15);
+  if (recent_.empty()) size_recent(0);
   const uintptr_t a = reinterpret_cast<uintptr_t>(path.data());
   Recent& r = recent_[((a >> 3) ^ (a >> 17) ^ path.size()) & (recent_.size() - 1)];
   if (r.ptr == path.data() && r.len == path.size() &&
@@ -163,6 +170,7 @@ void SystemEnvironment::prefetch_user_access(const AccessQueries& queries) {
   };
   std::vector<Todo> todo;
   const bool other_user = uid_ > 0 && static_cast<long>(::geteuid()) != uid_;
+  if (queries.size() * 2 > recent_.size()) size_recent(queries.size());  // the rules ask again
   for (const auto& q : queries) {
     const int mode = q.second & 7;
     PathFacts& pf = facts(q.first);

@@ -121,6 +121,18 @@ const Frame* top_frame(const Backtrace& bt) noexcept {
   return bt.n > 0 ? &bt.frames[0] : nullptr;
 }
 
+// "module.so+0x1a2b" (or the bare address) for the error-log line and the summary.
+// Async-signal-safe.
+void put_frame(TextBuf& b, const Frame& f) noexcept {
+  if (f.module) {
+    b.str(path_basename(f.module->path));
+    b.ch('+');
+    b.hex(f.pc - f.module->base);
+  } else {
+    b.hex(f.pc);
+  }
+}
+
 enum class Outcome { kWritten, kDropped, kFolded, kNoLog, kFailed };
 
 // One line in httpd's error-log format to errlog_fd, with one write(2). Async-signal-safe.
@@ -157,13 +169,7 @@ void write_errlog(int signo, const siginfo_t* info, int64_t t, const char* id, O
   }
   b.str(", top frame ");
   if (const Frame* f = top_frame(g_bt)) {
-    if (f->module) {
-      b.str(path_basename(f->module->path));
-      b.ch('+');
-      b.hex(f->pc - f->module->base);
-    } else {
-      b.hex(f->pc);
-    }
+    put_frame(b, *f);
   } else {
     b.str("unknown");
   }
@@ -245,13 +251,7 @@ void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   }
   if (const Frame* f = top_frame(g_bt)) {
     TextBuf tb(g_top_frame, sizeof g_top_frame - 1);
-    if (f->module) {
-      tb.str(path_basename(f->module->path));
-      tb.ch('+');
-      tb.hex(f->pc - f->module->base);
-    } else {
-      tb.hex(f->pc);
-    }
+    put_frame(tb, *f);
     g_top_frame[tb.len] = '\0';
     sum.top_frame = g_top_frame;
   }
