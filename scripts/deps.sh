@@ -3,7 +3,7 @@
 SELFHEAL_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libunwind-dev libdw-dev libelf-dev libssl-dev openssl libcurl4-openssl-dev
+  libunwind-dev libpcre2-dev libdw-dev libelf-dev libssl-dev openssl libcurl4-openssl-dev
   googletest libgtest-dev libbenchmark-dev nlohmann-json3-dev
   python3 python3-pytest python3-jsonschema
   clang libclang-rt-14-dev

@@ -1,11 +1,14 @@
-// MAP-004 (RewriteRule loops, simulated with std::regex) and HTA-001
+// MAP-004 (RewriteRule loops, simulated with PCRE2 as mod_rewrite matches) and HTA-001
 // (.htaccess files using directives no loaded module provides).
 #include <algorithm>
-#include <regex>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
 #include <unordered_map>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "core/rules_util.h"
 
@@ -30,9 +33,70 @@ std::vector<std::string> rewrite_flags(const Directive& d) {
   return out;
 }
 
-// Expands $N back-references; nullopt when the substitution depends on
-// anything we cannot know (%{VAR}, ${map:...}, %N of a condition).
-std::optional<std::string> expand(const std::string& subst, const std::smatch& mt) {
+// The simulation's bounds. A pattern is configuration text; so is a substitution that
+// repeats $1 sixteen times. Neither may hang or exhaust `apache2 -t`: a match that needs more
+// than kMatchLimit backtracking steps, or a rewritten URL longer than kMaxUrl bytes, ends
+// the simulation for that rule without a finding (we cannot tell, so we do not guess).
+constexpr uint32_t kMatchLimit = 100'000;
+constexpr uint32_t kDepthLimit = 5'000;
+constexpr uint32_t kHeapLimitKiB = 4'096;
+constexpr size_t kMaxUrl = 8'192;
+
+// A pattern compiled the way mod_rewrite compiles it: ap_regcomp's default options
+// (RegexDefaultOptions DOTALL DOLLAR_ENDONLY, duplicate names allowed), plus caseless for [NC].
+class Pattern {
+ public:
+  Pattern(std::string_view pattern, bool nocase) {
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    uint32_t opts = PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES;
+    if (nocase) opts |= PCRE2_CASELESS;
+    code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                              opts, &err, &off, nullptr));
+    if (!code_) return;
+    data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
+    ctx_.reset(pcre2_match_context_create(nullptr));
+    if (!data_ || !ctx_) {
+      code_.reset();
+      return;
+    }
+    pcre2_set_match_limit(ctx_.get(), kMatchLimit);
+    pcre2_set_depth_limit(ctx_.get(), kDepthLimit);
+    pcre2_set_heap_limit(ctx_.get(), kHeapLimitKiB);
+  }
+  bool ok() const { return code_ != nullptr; }
+
+  enum class Result { match, no_match, unknown };
+  Result search(const std::string& subject) {
+    const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()),
+                               subject.size(), 0, 0, data_.get(), ctx_.get());
+    if (rc == PCRE2_ERROR_NOMATCH) return Result::no_match;
+    if (rc < 0) return Result::unknown;  // match/depth/heap limit, or out of memory
+    groups_ = rc;
+    return Result::match;
+  }
+  // Group n of the last match ($n); empty when it did not take part.
+  std::string_view group(const std::string& subject, int n) const {
+    if (n >= groups_) return {};
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data_.get());
+    if (ov[2 * n] == PCRE2_UNSET || ov[2 * n + 1] < ov[2 * n]) return {};
+    return std::string_view(subject).substr(ov[2 * n], ov[2 * n + 1] - ov[2 * n]);
+  }
+
+ private:
+  struct FreeCode { void operator()(pcre2_code* p) const { pcre2_code_free(p); } };
+  struct FreeData { void operator()(pcre2_match_data* p) const { pcre2_match_data_free(p); } };
+  struct FreeCtx { void operator()(pcre2_match_context* p) const { pcre2_match_context_free(p); } };
+  std::unique_ptr<pcre2_code, FreeCode> code_;
+  std::unique_ptr<pcre2_match_data, FreeData> data_;
+  std::unique_ptr<pcre2_match_context, FreeCtx> ctx_;
+  int groups_ = 0;
+};
+
+// Expands $N back-references; nullopt when the substitution depends on anything we cannot
+// know (%{VAR}, ${map:...}, %N of a condition) or the result passes kMaxUrl.
+std::optional<std::string> expand(const std::string& subst, const Pattern& re,
+                                  const std::string& subject) {
   std::string out;
   for (size_t i = 0; i < subst.size(); ++i) {
     const char ch = subst[i];
@@ -43,8 +107,7 @@ std::optional<std::string> expand(const std::string& subst, const std::smatch& m
       if (nx == '{') return std::nullopt;
       if (nx >= '0' && nx <= '9') {
         if (ch == '%') return std::nullopt;
-        const size_t n = static_cast<size_t>(nx - '0');
-        if (n < mt.size()) out += mt[n].str();
+        out += re.group(subject, nx - '0');
         ++i;
       } else {
         out += ch;
@@ -52,6 +115,7 @@ std::optional<std::string> expand(const std::string& subst, const std::smatch& m
     } else {
       out += ch;
     }
+    if (out.size() > kMaxUrl) return std::nullopt;
   }
   return out;
 }
@@ -79,28 +143,21 @@ void map004(Context& c) {
     if (pos != sib.begin() && c.dir(*(pos - 1)).lname == "rewritecond") continue;
     const std::string pattern(x.args[0]);
     const std::string subst(x.args[1]);
-    std::regex re;
-    try {
-      auto fl = std::regex::ECMAScript | std::regex::optimize;
-      if (has({"nc", "nocase"})) fl |= std::regex::icase;
-      re = std::regex(pattern, fl);
-    } catch (...) {
-      continue;  // PCRE-only syntax: do not guess
-    }
+    Pattern re(pattern, has({"nc", "nocase"}));
+    if (!re.ok()) continue;  // mod_rewrite refuses it at start-up with its own error
     bool loops = false;
     for (std::string s : {"foo", "foo/bar.html", "index.html", "a"}) {
       if (!per_dir) s = "/" + s;
       int changed = 0;
       for (int round = 0; round < 4; ++round) {
-        std::smatch mt;
-        if (!std::regex_search(s, mt, re)) break;
-        std::optional<std::string> out = expand(subst, mt);
+        if (re.search(s) != Pattern::Result::match) break;
+        std::optional<std::string> out = expand(subst, re, s);
         if (!out) break;
         out = out->substr(0, out->find('?'));
         if (per_dir)
           while (!out->empty() && out->front() == '/') out->erase(0, 1);
         if (*out == s) break;  // mod_rewrite stops when nothing changes
-        s = *out;
+        s = std::move(*out);
         ++changed;
       }
       if (changed >= 4) {

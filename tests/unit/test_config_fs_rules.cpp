@@ -205,6 +205,31 @@ TEST_F(FsRules, Map004GuardedOrTerminatingClean) {
                   .empty());
 }
 
+// PCRE syntax mod_rewrite accepts and ECMAScript does not: a lookbehind and an inline flag.
+TEST_F(FsRules, Map004ReadsPcreSyntax) {
+  auto f = check("<Directory /var/www/html>\nRewriteEngine on\n"
+                 "RewriteRule (?<!x)^(?i)(.*)$ /app/$1 [L]\n</Directory>\n",
+                 "MAP-004");
+  ASSERT_EQ(f.size(), 1u) << dump(f);
+  EXPECT_EQ(f[0].line, 3);
+}
+
+// A pattern that backtracks exponentially on its own result ("foo" matches, then 30 a's and
+// a c), and a substitution that multiplies the URL sixteenfold per pass: both end the
+// simulation within its bounds, without a finding (the rule engine cannot tell), and the
+// rules after them still run. Unbounded, the first takes 2^30 steps and the second builds a
+// 850 KB URL.
+TEST_F(FsRules, Map004BoundedOnBacktrackingAndGrowth) {
+  const std::string bomb =
+      "<Directory /var/www/html>\nRewriteEngine on\n"
+      "RewriteRule ^(foo|(a+)+)$ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac [L]\n"
+      "RewriteRule ^(.*)$ $1$1$1$1$1$1$1$1$1$1$1$1$1$1$1$1 [L]\n"
+      "RewriteRule ^(.*)$ /app/$1 [L]\n</Directory>\n";
+  auto f = check(bomb, "MAP-004");
+  ASSERT_EQ(f.size(), 1u) << dump(f);
+  EXPECT_EQ(f[0].line, 5);
+}
+
 TEST_F(FsRules, Map005RecursionLimitChanged) {
   EXPECT_EQ(check("LimitInternalRecursion 40\n", "MAP-005").size(), 1u);
   EXPECT_TRUE(check("LimitInternalRecursion 10 10\n", "MAP-005").empty());
