@@ -95,7 +95,7 @@ inline bool same_bytes(const char* a, const char* b, size_t n) {
     std::memcpy(&v, b + n - 4, 4);
     return ((x ^ y) | (u ^ v)) == 0;
   }
-  return std::memcmp(a, b, n) == 0;
+  return n == 0 || std::memcmp(a, b, n) == 0;  // memcmp's pointers may not be null, even for 0
 }
 
 // The word splitter behind split_args() and Model::add(): calls

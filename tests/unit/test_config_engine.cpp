@@ -21,6 +21,18 @@ TEST(ConfigModel, SplitArgsLikeGetwordConf) {
   EXPECT_TRUE(q[1]);
 }
 
+// An empty quoted address ("") as the first vhost's: the address memo starts empty too,
+// and comparing the two must not hand memcmp a null pointer (UBSan; found by the fuzzer).
+TEST(ConfigModel, EmptyQuotedVhostAddress) {
+  Model m = model("<VirtualHost \"\">\n</VirtualHost>\n<VirtualHost \"\" *:80>\n</VirtualHost>\n");
+  ASSERT_EQ(m.vhosts.size(), 2u);
+  ASSERT_EQ(m.vhosts[0].addrs.size(), 1u);
+  EXPECT_EQ(m.vhosts[0].addrs[0].host, "");
+  EXPECT_EQ(m.vhosts[0].addrs[0].port, 0);
+  ASSERT_EQ(m.vhosts[1].addrs.size(), 2u);
+  EXPECT_EQ(m.vhosts[1].addrs[1].port, 80);
+}
+
 TEST(ConfigModel, VhostsNamesAddressesAndLines) {
   Model m = model("Listen 80\nListen 127.0.0.1:8443 https\n<VirtualHost *:80 [::1]:81>\n"
                   "  ServerName WWW.example.com:80\n  ServerAlias a b\n"
