@@ -181,10 +181,16 @@ bool stopping() {
   return false;
 }
 
-int do_check_config(apr_pool_t* ptemp, server_rec* s) {
+// Does this run of httpd check its configuration? Not -S, -M, -k stop.
+bool checks_wanted() {
   const int run_mode = ap_state_query(AP_SQ_RUN_MODE);
-  if (run_mode != AP_SQ_RM_NORMAL && run_mode != AP_SQ_RM_CONFIG_TEST) return OK;  // -S, -M
-  if (stopping()) return OK;
+  if (run_mode != AP_SQ_RM_NORMAL && run_mode != AP_SQ_RM_CONFIG_TEST) return false;
+  return !stopping();
+}
+
+int do_check_config(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* s) {
+  if (!checks_wanted()) return OK;
+  const int run_mode = ap_state_query(AP_SQ_RUN_MODE);
   const bool test = run_mode == AP_SQ_RM_CONFIG_TEST;
   const bool first_start = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
   // The first start reads the configuration twice (generation 0, then 1); the second
@@ -192,10 +198,9 @@ int do_check_config(apr_pool_t* ptemp, server_rec* s) {
   if (!test && !first_start && ap_state_query(AP_SQ_CONFIG_GEN) <= 1) return OK;
 
   const auto t0 = std::chrono::steady_clock::now();
-  selfheal::cfg::Model m;
-  build_config_model(m, ptemp);
-  if (std::getenv("SELFHEAL_RULE_TIMING"))
-    std::fprintf(stderr, "selfheal model (%zu directives) %8.2f ms\n", m.dirs.size(),
+  const selfheal::cfg::Model& m = config_model(pconf, ptemp);
+  if (std::getenv("SELFHEAL_RULE_TIMING"))  // the wait for the pre_config thread, mostly
+    std::fprintf(stderr, "selfheal model (%zu directives) ready after %8.2f ms\n", m.dirs.size(),
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                      .count());
   const Mode mode = validate_mode(m);
@@ -260,11 +265,11 @@ long open_descriptors() {
   return n - 1;  // the DIR's own descriptor
 }
 
-int do_post_config(apr_pool_t* ptemp, server_rec* s) {
+int do_post_config(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* s) {
   if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) return OK;
   if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;  // dry run
-  selfheal::cfg::Model m;
-  build_config_model(m, ptemp);
+  // check_config's model when it ran (same generation), else built now.
+  selfheal::cfg::Model& m = config_model(pconf, ptemp);
   if (validate_mode(m) == Mode::off) return OK;
   m.open_fds = open_descriptors();
   selfheal::cfg::RunOptions opt;
@@ -276,9 +281,20 @@ int do_post_config(apr_pool_t* ptemp, server_rec* s) {
   return OK;  // never fatal: logs and listeners are already open
 }
 
-int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+// Starts building the model beside httpd's processing of the tree (config_prebuild.cpp).
+// Hooked really last: after the MPM's pre_config, which forks to detach.
+int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) noexcept {
   try {
-    return do_check_config(ptemp, s);
+    if (checks_wanted()) start_model_build(pconf);
+  } catch (...) {
+    // check_config builds the model itself
+  }
+  return OK;
+}
+
+int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+  try {
+    return do_check_config(pconf, ptemp, s);
   } catch (const std::exception& e) {
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
                  "SELFHEAL0310: configuration check skipped after an internal error: %s", e.what());
@@ -289,9 +305,10 @@ int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noe
   return OK;
 }
 
-int post_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+  finish_model_build();  // no thread into the MPM's forks, whatever do_post_config decides
   try {
-    return do_post_config(ptemp, s);
+    return do_post_config(pconf, ptemp, s);
   } catch (...) {
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                  "SELFHEAL0310: post-config check skipped after an internal error");
@@ -321,6 +338,7 @@ const command_rec selfheal_config_cmds[] = {
 };
 
 void selfheal_config_register_hooks(apr_pool_t*) {
+  ap_hook_pre_config(selfheal::glue::pre_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
   ap_hook_check_config(selfheal::glue::check_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
   ap_hook_post_config(selfheal::glue::post_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
 }

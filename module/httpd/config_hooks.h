@@ -5,6 +5,7 @@
 
 #include "httpd.h"  // first: the other httpd headers need its types
 #include "http_config.h"
+#include "util_cfgtree.h"
 
 namespace selfheal::cfg {
 class Model;
@@ -27,6 +28,23 @@ inline void register_config_hooks(apr_pool_t* p) noexcept { selfheal_config_regi
 // config_walk.cpp: fills `m` from ap_conftree, ap_loaded_modules, the MPM, the run
 // User/Group (unixd), ServerRoot, PidFile, CoreDumpDirectory and every loaded module's
 // directive names, then finalizes it. Throws only std::bad_alloc.
-void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p);
+// The model's parts, by when httpd has them (config_walk.cpp):
+// the loaded modules and the MPM (known once the files are read: LoadModule runs then);
+void add_module_facts(selfheal::cfg::Model& m);
+// the directive tree, the directive names modules provide, then Model::finalize(); reads
+// nothing httpd's processing of the tree changes, so it may run beside it (in a thread);
+void walk_config_tree(selfheal::cfg::Model& m, const ap_directive_t* root);
+// what processing the tree sets: ServerRoot, the run user, PidFile, CoreDumpDirectory.
+void add_server_facts(selfheal::cfg::Model& m, apr_pool_t* p);
+
+// The model of the configuration being loaded (config_prebuild.cpp). pre_config starts
+// building it in a thread while httpd processes the tree (the largest part of reading a
+// configuration); config_model() waits for it, adds the server facts and returns it.
+// It is built once per configuration generation and freed with pconf.
+void start_model_build(apr_pool_t* pconf) noexcept;
+selfheal::cfg::Model& config_model(apr_pool_t* pconf, apr_pool_t* ptemp);
+// Waits for the build thread, if one runs (pre_config starts it, post_config at the latest
+// ends it: no thread may run into the MPM's forks).
+void finish_model_build() noexcept;
 
 }  // namespace selfheal::glue

@@ -2,6 +2,10 @@
 // every directive, sections as subtrees), the loaded modules, the MPM, the run
 // user, ServerRoot, PidFile, CoreDumpDirectory and the directive names every
 // loaded module provides (for .htaccess checks).
+//
+// walk_config_tree() reads only what exists once the files are read (the tree, the
+// module list), so config_prebuild.cpp runs it beside httpd's own processing of the
+// tree; add_server_facts() reads what that processing sets (User, PidFile, ...).
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -72,9 +76,14 @@ std::string base_name(const char* n) {
 
 }  // namespace
 
-void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
+void add_module_facts(selfheal::cfg::Model& m) {
+  for (module** mp = ap_loaded_modules; mp && *mp; ++mp) m.modules.push_back(base_name((*mp)->name));
+  if (const char* mpm = ap_show_mpm()) m.mpm = mpm;
+}
+
+void walk_config_tree(selfheal::cfg::Model& m, const ap_directive_t* root) {
   size_t n = 0;  // reserve: 10,000 vhosts are ~80,000 directives
-  for (const ap_directive_t* d = ap_conftree; d;) {
+  for (const ap_directive_t* d = root; d;) {
     ++n;
     if (d->first_child) {
       d = d->first_child;
@@ -85,10 +94,18 @@ void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
   }
   m.dirs.reserve(n);
   Walker w{m, {}};
-  w.walk(ap_conftree);
+  w.walk(root);
 
-  for (module** mp = ap_loaded_modules; mp && *mp; ++mp) m.modules.push_back(base_name((*mp)->name));
-  if (const char* mpm = ap_show_mpm()) m.mpm = mpm;
+  for (module* mod = ap_top_module; mod; mod = mod->next)
+    for (const command_rec* c = mod->cmds; c && c->name; ++c) {
+      std::string name = selfheal::cfg::to_lower(c->name);
+      if (!name.empty() && name.front() == '<') name.erase(0, 1);
+      m.known_directives.insert(std::move(name));
+    }
+  m.finalize();
+}
+
+void add_server_facts(selfheal::cfg::Model& m, apr_pool_t* p) {
   if (ap_server_root) m.server_root = ap_server_root;
 
   m.run_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";
@@ -101,14 +118,6 @@ void build_config_model(selfheal::cfg::Model& m, apr_pool_t* p) {
     if (const char* pid = ap_runtime_dir_relative(p, ap_pid_fname)) m.pid_file = pid;
   }
   if (ap_coredumpdir_configured) m.coredump_dir = ap_coredump_dir;
-
-  for (module* mod = ap_top_module; mod; mod = mod->next)
-    for (const command_rec* c = mod->cmds; c && c->name; ++c) {
-      std::string n = selfheal::cfg::to_lower(c->name);
-      if (!n.empty() && n.front() == '<') n.erase(0, 1);
-      m.known_directives.insert(std::move(n));
-    }
-  m.finalize();
 }
 
 }  // namespace selfheal::glue
