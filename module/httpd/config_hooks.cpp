@@ -293,6 +293,7 @@ int pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) noexcept {
 }
 
 int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
+  finish_model_build();  // before anything returns: modules fork from open_logs on
   try {
     return do_check_config(pconf, ptemp, s);
   } catch (const std::exception& e) {
@@ -306,14 +307,15 @@ int check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* 
 }
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) noexcept {
-  finish_model_build();  // no thread into the MPM's forks, whatever do_post_config decides
+  int rc = OK;
   try {
-    return do_post_config(pconf, ptemp, s);
+    rc = do_post_config(pconf, ptemp, s);
   } catch (...) {
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                  "SELFHEAL0310: post-config check skipped after an internal error");
   }
-  return OK;
+  release_model();  // not kept for the generation (nor copied into every child)
+  return rc;
 }
 
 }  // namespace

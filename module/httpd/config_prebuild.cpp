@@ -11,10 +11,14 @@
 // and check_config, or post_config at the latest, joins it.
 //
 // The thread blocks every signal (httpd's signal handling stays on the main thread),
-// touches no APR pool, and reads nothing but the tree and the module list. It is joined
-// before pconf's memory goes (a cleanup on pconf: after a configuration error httpd exits
-// through apr_pool_destroy), at exit() (atexit: some error paths call exit() directly),
-// and before post_config returns, so the MPM never forks with it running.
+// touches no APR pool, and reads nothing but the tree. It is joined:
+//  - first thing in check_config, whatever check_config decides next: from open_logs on,
+//    modules fork (piped loggers, mod_cgid's daemon at post_config);
+//  - before pconf's memory goes, by a pre-cleanup on pconf. After a configuration error
+//    httpd exits through apr_pool_destroy(pconf), which destroys ptemp (mod_macro's
+//    expansions keep their file names there) before pconf's ordinary cleanups run;
+//  - at exit() (atexit: some error paths call exit() directly).
+// The model lives until post_config has used it (release_model()) or pconf goes.
 #include <pthread.h>
 #include <signal.h>
 
@@ -35,87 +39,102 @@ namespace {
 struct Prebuild {
   std::unique_ptr<selfheal::cfg::Model> model;  // this generation's, once started or built
   const ap_directive_t* root = nullptr;
-  std::string error;       // the thread's exception, if it threw
+  bool failed = false;     // the thread's walk threw
+  std::string error;       // and said this (may stay empty)
   pthread_t thread{};
   bool running = false;    // a thread to join
   bool facts = false;      // add_server_facts() done
-  apr_pool_t* pool = nullptr;  // pconf, while the cleanup is registered on it
+  apr_pool_t* pool = nullptr;  // the pconf our pre-cleanup is registered on
 };
-Prebuild g;  // the main thread's; the thread uses only model, root and error until joined
+Prebuild g;  // the main thread's; the thread uses only model, root, failed, error until joined
 
 void* walk_thread(void*) noexcept {
   try {
     walk_config_tree(*g.model, g.root);
   } catch (const std::exception& e) {
-    g.error = e.what();
+    g.failed = true;
+    try {
+      g.error = e.what();
+    } catch (...) {
+    }
   } catch (...) {
-    g.error = "unknown exception";
+    g.failed = true;
   }
   return nullptr;
 }
 
-// pconf's cleanup: the model's views point into pconf, which goes now.
-apr_status_t release(void*) noexcept {
+void reset() noexcept {
   finish_model_build();
   g.model.reset();
-  g.error.clear();
   g.root = nullptr;
+  g.failed = false;
+  g.error.clear();
   g.facts = false;
+}
+
+// pconf's pre-cleanup: the model's views point into pconf, which goes now.
+apr_status_t release(void*) noexcept {
+  reset();
   g.pool = nullptr;
   return APR_SUCCESS;
 }
 
-// The same, before pconf goes: the cleanup is no longer needed.
-void discard() noexcept {
-  if (g.pool) apr_pool_cleanup_kill(g.pool, nullptr, release);
-  release(nullptr);
-}
-
 void at_exit() noexcept { finish_model_build(); }
 
-void fresh_model(apr_pool_t* pconf) {
-  discard();
-  g.model = std::make_unique<selfheal::cfg::Model>();
-  add_module_facts(*g.model);
-  apr_pool_cleanup_register(pconf, nullptr, release, apr_pool_cleanup_null);
-  g.pool = pconf;
+// A new, empty model for this generation (modules and MPM filled in), with the
+// pre-cleanup on pconf in place. The cleanup stays when the model goes early
+// (release_model()): running it once more when pconf goes is harmless.
+std::unique_ptr<selfheal::cfg::Model> new_model(apr_pool_t* pconf) {
+  reset();
+  auto m = std::make_unique<selfheal::cfg::Model>();
+  add_module_facts(*m);
+  if (g.pool != pconf) {
+    apr_pool_pre_cleanup_register(pconf, nullptr, release);
+    g.pool = pconf;
+  }
   static const bool exit_hook = std::atexit(at_exit) == 0;  // once per load of the module
   (void)exit_hook;
+  return m;
 }
 
 }  // namespace
 
 void start_model_build(apr_pool_t* pconf) noexcept {
   try {
-    fresh_model(pconf);
+    g.model = new_model(pconf);
   } catch (...) {
-    discard();
+    reset();
     return;  // config_model() builds it without a thread
   }
   g.root = ap_conftree;
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  g.running = pthread_create(&g.thread, nullptr, walk_thread, nullptr) == 0;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (!g.running) discard();  // no thread (EAGAIN): config_model() builds it
+  const bool masked = pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
+  g.running = masked && pthread_create(&g.thread, nullptr, walk_thread, nullptr) == 0;
+  if (masked) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!g.running) reset();  // no thread (EAGAIN): config_model() builds it
 }
 
 void finish_model_build() noexcept {
   if (!g.running) return;
-  pthread_join(g.thread, nullptr);
+  pthread_join(g.thread, nullptr);  // cannot fail: a joinable thread of this process
   g.running = false;
 }
 
+void release_model() noexcept { reset(); }
+
 selfheal::cfg::Model& config_model(apr_pool_t* pconf, apr_pool_t* ptemp) {
   finish_model_build();
-  if (!g.model) {  // pre_config started nothing: build it here
-    fresh_model(pconf);
-    walk_config_tree(*g.model, ap_conftree);
-  } else if (!g.error.empty()) {
-    const std::string e = "building the configuration model: " + g.error;
-    discard();
+  if (g.model && g.failed) {
+    const std::string e = "building the configuration model: " +
+                          (g.error.empty() ? std::string("unknown error") : g.error);
+    reset();
     throw std::runtime_error(e);
+  }
+  if (!g.model) {  // pre_config started nothing: build it here (kept only when complete)
+    std::unique_ptr<selfheal::cfg::Model> m = new_model(pconf);
+    walk_config_tree(*m, ap_conftree);
+    g.model = std::move(m);
   }
   if (!g.facts) {
     add_server_facts(*g.model, ptemp);

@@ -3,9 +3,10 @@
 // user, ServerRoot, PidFile, CoreDumpDirectory and the directive names every
 // loaded module provides (for .htaccess checks).
 //
-// walk_config_tree() reads only what exists once the files are read (the tree, the
-// module list), so config_prebuild.cpp runs it beside httpd's own processing of the
-// tree; add_server_facts() reads what that processing sets (User, PidFile, ...).
+// walk_config_tree() reads only the tree, complete once the files are read, so
+// config_prebuild.cpp runs it beside httpd's own processing of the tree;
+// add_server_facts() reads what that processing sets (User, PidFile, ...) or may change
+// (the module list).
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -95,17 +96,17 @@ void walk_config_tree(selfheal::cfg::Model& m, const ap_directive_t* root) {
   m.dirs.reserve(n);
   Walker w{m, {}};
   w.walk(root);
+  m.finalize();
+}
 
+void add_server_facts(selfheal::cfg::Model& m, apr_pool_t* p) {
+  // Here, not in the walk: a module may add modules while the tree is processed (mod_perl).
   for (module* mod = ap_top_module; mod; mod = mod->next)
     for (const command_rec* c = mod->cmds; c && c->name; ++c) {
       std::string name = selfheal::cfg::to_lower(c->name);
       if (!name.empty() && name.front() == '<') name.erase(0, 1);
       m.known_directives.insert(std::move(name));
     }
-  m.finalize();
-}
-
-void add_server_facts(selfheal::cfg::Model& m, apr_pool_t* p) {
   if (ap_server_root) m.server_root = ap_server_root;
 
   m.run_user = ap_unixd_config.user_name ? ap_unixd_config.user_name : "";

@@ -48,13 +48,21 @@ def threads(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def test_processing_error_while_the_model_is_built(mini):
+@pytest.mark.parametrize("macro", [False, True], ids=["plain", "mod_macro"])
+def test_processing_error_while_the_model_is_built(mini, macro):
     # KeepAlive's argument is checked when httpd processes the tree, right at its start,
-    # while the thread still walks 20,000 vhosts; httpd then frees the configuration pool
-    # and exits. The module must wait for its thread first: exit 1 with httpd's message,
-    # no crash, and no findings (check_config never ran).
-    r = mini()
-    r.write("KeepAlive maybe\n" + vhosts(r.root, 20000, r.port))
+    # while the thread still walks 20,000 vhosts; httpd then destroys its configuration
+    # pools and exits. The module must wait for its thread first: exit 1 with httpd's
+    # message, no crash, and no findings (check_config never ran). mod_macro's expansions
+    # keep their file names in the temporary pool, which goes first.
+    r = mini(modules=("macro",) if macro else ())
+    if macro:
+        body = (f"KeepAlive maybe\n<Macro V $n>\n<VirtualHost *:{r.port}>\n  ServerName $n\n"
+                f"  DocumentRoot {r.root}/htdocs\n</VirtualHost>\n</Macro>\n"
+                + "\n".join(f"Use V v{i}.example.test" for i in range(20000)))
+    else:
+        body = "KeepAlive maybe\n" + vhosts(r.root, 20000, r.port)
+    r.write(body)
     for _ in range(3):
         rc, out = r.configtest()
         assert rc == 1, out
