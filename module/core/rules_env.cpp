@@ -21,11 +21,32 @@
 #include <sstream>
 
 #include "core/rule_engine.h"
+#include "core/rules_util.h"
 
 namespace selfheal::cfg {
 
 SystemEnvironment::SystemEnvironment(std::string user, long uid, long gid)
     : user_(std::move(user)), uid_(uid), gid_(gid) {}
+
+void SystemEnvironment::set_run_user(std::string user, long uid, long gid) {
+  user_ = std::move(user);
+  uid_ = uid;
+  gid_ = gid;
+}
+
+void SystemEnvironment::prestat(const Model& m) {
+  auto ahead = [&](std::string_view p) {
+    if (!p.empty() && p.front() == '/' && !util::dynamic_path(p)) stat_ref(p);
+  };
+  for (int d : m.all("documentroot")) {
+    const Directive& x = m.dirs[static_cast<size_t>(d)];
+    if (!x.args.empty()) ahead(x.args[0]);
+  }
+  for (int d : m.all("directory")) {
+    const Directive& x = m.dirs[static_cast<size_t>(d)];
+    if (x.section && !x.args.empty() && x.args[0] != "~") ahead(x.args[0]);
+  }
+}
 
 // Room for about n paths (a power of two, 256 .. 65536 entries); forgets what it held.
 void SystemEnvironment::size_recent(size_t n) {

@@ -215,7 +215,7 @@ int do_check_config(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* s) {
   if (const char* p = std::getenv("SELFHEAL_LINT_PROFILE"); test && p && *p)
     opt.profile = strcasecmp(p, "hardening") == 0 ? selfheal::cfg::Profile::hardening
                                                   : selfheal::cfg::Profile::safety;
-  selfheal::cfg::SystemEnvironment env(m.run_user, m.run_uid, m.run_gid);
+  selfheal::cfg::SystemEnvironment& env = config_env(m);
   const std::vector<Finding> fs = selfheal::cfg::run_rules(m, env, opt);
   const size_t errors = count(fs, Severity::error);
   const bool startup = test || first_start;

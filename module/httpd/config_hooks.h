@@ -9,6 +9,7 @@
 
 namespace selfheal::cfg {
 class Model;
+class SystemEnvironment;
 }
 
 // The validation directives, {NULL}-terminated: SelfHealValidate, SelfHealProfile,
@@ -44,6 +45,10 @@ void add_server_facts(selfheal::cfg::Model& m, apr_pool_t* p);
 // check_config and post_config of one generation share it; release_model() frees it.
 void start_model_build(apr_pool_t* pconf) noexcept;
 selfheal::cfg::Model& config_model(apr_pool_t* pconf, apr_pool_t* ptemp);
+// check_config's environment for that model: the thread's, with the paths already
+// stat()ed, given the run user now. (post_config makes a fresh one: logs and listeners
+// have been opened since.)
+selfheal::cfg::SystemEnvironment& config_env(const selfheal::cfg::Model& m);
 // Waits for the build thread, if one runs. check_config calls it first thing, whatever it
 // decides next: from open_logs on, modules fork (mod_cgid at post_config), and no thread
 // of ours may run into a fork.

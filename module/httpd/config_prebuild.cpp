@@ -18,7 +18,9 @@
 //    httpd exits through apr_pool_destroy(pconf), which destroys ptemp (mod_macro's
 //    expansions keep their file names there) before pconf's ordinary cleanups run;
 //  - at exit() (atexit: some error paths call exit() directly).
-// The model lives until post_config has used it (release_model()) or pconf goes.
+// The thread also stat()s the DocumentRoots and <Directory> paths ahead for check_config's
+// rules (SystemEnvironment::prestat()). The model lives until post_config has used it
+// (release_model()) or pconf goes.
 #include <pthread.h>
 #include <signal.h>
 
@@ -30,6 +32,7 @@
 
 #include "config_hooks.h"
 #include "core/config_model.h"
+#include "core/rule_engine.h"
 
 #include "apr_pools.h"
 
@@ -38,6 +41,7 @@ namespace {
 
 struct Prebuild {
   std::unique_ptr<selfheal::cfg::Model> model;  // this generation's, once started or built
+  std::unique_ptr<selfheal::cfg::SystemEnvironment> env;  // check_config's, paths stat()ed
   const ap_directive_t* root = nullptr;
   bool failed = false;     // the thread's walk threw
   std::string error;       // and said this (may stay empty)
@@ -46,11 +50,16 @@ struct Prebuild {
   bool facts = false;      // add_server_facts() done
   apr_pool_t* pool = nullptr;  // the pconf our pre-cleanup is registered on
 };
-Prebuild g;  // the main thread's; the thread uses only model, root, failed, error until joined
+Prebuild g;  // the main thread's; until joined, the thread uses model, env, root, failed, error
 
 void* walk_thread(void*) noexcept {
   try {
     walk_config_tree(*g.model, g.root);
+    // The DocumentRoots' stat()s too: the run user is set after the join (processing
+    // sets it), and stat() does not depend on it.
+    auto env = std::make_unique<selfheal::cfg::SystemEnvironment>("", -1, -1);
+    env->prestat(*g.model);
+    g.env = std::move(env);
   } catch (const std::exception& e) {
     g.failed = true;
     try {
@@ -65,6 +74,7 @@ void* walk_thread(void*) noexcept {
 
 void reset() noexcept {
   finish_model_build();
+  g.env.reset();
   g.model.reset();
   g.root = nullptr;
   g.failed = false;
@@ -141,6 +151,13 @@ selfheal::cfg::Model& config_model(apr_pool_t* pconf, apr_pool_t* ptemp) {
     g.facts = true;
   }
   return *g.model;
+}
+
+selfheal::cfg::SystemEnvironment& config_env(const selfheal::cfg::Model& m) {
+  finish_model_build();
+  if (!g.env) g.env = std::make_unique<selfheal::cfg::SystemEnvironment>("", -1, -1);
+  g.env->set_run_user(m.run_user, m.run_uid, m.run_gid);
+  return *g.env;
 }
 
 }  // namespace selfheal::glue

@@ -264,6 +264,34 @@ TEST(SystemEnvironment, UserAccessAsRunUser) {
   fs::remove_all(base);
 }
 
+// prestat() answers ahead exactly the stat()s the DOC rules make: literal absolute
+// DocumentRoot and <Directory> paths, not expressions, regexes or relative paths. (Proof:
+// directories removed after prestat() still exist for the environment; the others not.)
+TEST(SystemEnvironment, PrestatAnswersDocumentRootsAhead) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("selfheal_pre_" + std::to_string(getpid()));
+  for (const char* d : {"root", "dir", "expr%{HOST}", "regex", "rel"})
+    fs::create_directories(base / d);
+  const std::string b = base.string();
+  Model m = model("DocumentRoot " + b + "/root\n<Directory " + b + "/dir>\n</Directory>\n"
+                  "DocumentRoot " + b + "/expr%{HOST}\n<Directory ~ " + b + "/regex>\n"
+                  "</Directory>\n<VirtualHost *:80>\nDocumentRoot rel\n</VirtualHost>\n");
+  m.server_root = b;
+  SystemEnvironment env("", -1, -1);
+  env.prestat(m);
+  fs::remove_all(base);
+  EXPECT_TRUE(env.stat(b + "/root").is_dir);
+  EXPECT_TRUE(env.stat(b + "/dir").is_dir);
+  EXPECT_FALSE(env.stat(b + "/expr%{HOST}").exists);
+  EXPECT_FALSE(env.stat(b + "/regex").exists);
+  EXPECT_FALSE(env.stat(b + "/rel").exists);
+  // What the rules then conclude: DOC-001 takes the answer given ahead for the main
+  // server's DocumentRoot and stats the vhost's relative one itself (gone by now).
+  const auto f = only(run(m, env, false, true), "DOC-001");
+  ASSERT_EQ(f.size(), 1u) << dump(f);
+  EXPECT_EQ(f[0].line, 8);
+}
+
 TEST(SystemEnvironment, BindDetectsPortInUse) {
   SystemEnvironment env("", -1, -1);
   EXPECT_EQ(env.try_bind("127.0.0.1", 0, ""), BindResult::unknown);
