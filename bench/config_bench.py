@@ -14,7 +14,7 @@ Two layouts, both by default: every vhost with its own DocumentRoot directory (s
 filesystem and run-user checks are not trivially shared), and 100 DocumentRoots shared
 by all vhosts. Each vhost has ServerName/ServerAlias, a <Directory> section, and logs
 in one of 10 shared log files. Usage:
-  bench/config_bench.py [--build DIR] [--sizes 100,1000,10000] [--runs 7]
+  bench/config_bench.py [--build DIR] [--sizes 100,1000,10000] [--runs 15]
                         [--docroots per-vhost|shared|both] [--shared-docroot] [--no-callgrind]
 """
 import argparse
@@ -134,7 +134,7 @@ def main():
     here = Path(__file__).resolve().parents[1]
     ap.add_argument("--build", default=os.environ.get("SELFHEAL_BUILD_DIR", here / "build"))
     ap.add_argument("--sizes", default="100,1000,10000")
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--docroots", choices=("per-vhost", "shared", "both"), default="both")
     ap.add_argument("--shared-docroot", action="store_true",
                     help="only the layout with 100 DocumentRoots shared by all vhosts")
