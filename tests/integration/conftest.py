@@ -4,6 +4,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from config_helpers import MiniRoot  # noqa: E402
 from harness import Server  # noqa: E402
 
 
@@ -30,6 +31,22 @@ def make_server(request):
         s.cleanup()
     if failures and not getattr(request.node, "rep_call_failed", False):
         pytest.fail("\n".join(failures))
+
+
+@pytest.fixture
+def mini():
+    """Creates MiniRoot server roots (config tests); on teardown stops their servers and
+    removes them."""
+    made = []
+
+    def factory(*a, **kw):
+        r = MiniRoot(*a, **kw)
+        made.append(r)
+        return r
+
+    yield factory
+    for r in made:
+        r.cleanup()
 
 
 @pytest.hookimpl(hookwrapper=True)

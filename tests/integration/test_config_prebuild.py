@@ -9,24 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from config_helpers import MiniRoot
 from harness import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (run user, ports)")
-
-
-@pytest.fixture
-def mini():
-    made = []
-
-    def factory(*a, **kw):
-        r = MiniRoot(*a, **kw)
-        made.append(r)
-        return r
-
-    yield factory
-    for r in made:
-        r.cleanup()
 
 
 def vhosts(root, n, port):

@@ -6,24 +6,10 @@ import socket
 
 import pytest
 
-from config_helpers import MiniRoot, gen_cert, parse_findings
+from config_helpers import gen_cert, parse_findings
 from harness import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (run-user checks, ports)")
-
-
-@pytest.fixture
-def mini():
-    made = []
-
-    def factory(*a, **kw):
-        r = MiniRoot(*a, **kw)
-        made.append(r)
-        return r
-
-    yield factory
-    for r in made:
-        r.cleanup()
 
 
 def check(root, rule, needle, severity="error", path=None, vhost=None):
