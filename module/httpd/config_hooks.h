@@ -26,10 +26,8 @@ namespace selfheal::glue {
 const command_rec* config_cmds() noexcept;
 inline void register_config_hooks(apr_pool_t* p) noexcept { selfheal_config_register_hooks(p); }
 
-// config_walk.cpp: fills `m` from ap_conftree, ap_loaded_modules, the MPM, the run
-// User/Group (unixd), ServerRoot, PidFile, CoreDumpDirectory and every loaded module's
-// directive names, then finalizes it. Throws only std::bad_alloc.
-// The model's parts, by when httpd has them (config_walk.cpp):
+// The model's parts, by when httpd has them (config_walk.cpp; each throws only
+// std::bad_alloc):
 // the loaded modules and the MPM (known once the files are read: LoadModule runs then);
 void add_module_facts(selfheal::cfg::Model& m);
 // the directive tree, then Model::finalize(); reads nothing but the tree, which nothing

@@ -8,7 +8,7 @@
 // (processing only reads it), and walking it into the model (~46 M instructions at
 // 10,000 vhosts) needs nothing processing sets. So pre_config, hooked really last (after
 // the MPM's, which forks to detach on the first start), starts one thread for the walk,
-// and check_config, or post_config at the latest, joins it.
+// and check_config joins it.
 //
 // The thread blocks every signal (httpd's signal handling stays on the main thread),
 // touches no APR pool, and reads nothing but the tree. It is joined:
