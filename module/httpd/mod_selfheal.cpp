@@ -47,7 +47,17 @@ void register_hooks(apr_pool_t* p) noexcept {
 
 extern "C" {
 __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA selfheal_module = {
-    STANDARD20_MODULE_STUFF,
+    // STANDARD20_MODULE_STUFF spelled out with a fixed name: the macro uses __FILE__, which
+    // is the absolute source path on the build machine (a different string on every builder,
+    // and not the "mod_<name>.c" that mod_info, LogLevel and httpd's own tools expect).
+    MODULE_MAGIC_NUMBER_MAJOR,
+    MODULE_MAGIC_NUMBER_MINOR,
+    -1,
+    "mod_selfheal.c",
+    nullptr,
+    nullptr,
+    MODULE_MAGIC_COOKIE,
+    nullptr,  // rewrite args spot
     nullptr,  // create per-directory config
     nullptr,  // merge per-directory config
     selfheal::glue::create_server_config,  // per-server config (shm_glue.h)

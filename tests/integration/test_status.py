@@ -178,3 +178,19 @@ def test_configuration_findings_on_the_page_and_in_metrics(make_server):
     assert 'selfheal_config_findings{severity="warning",rule="MPM-002"} 1' in body.decode()
     st, _, body = s.get("/selfheal-status")
     assert "MPM-002" in body.decode()
+
+
+def test_mod_info_lists_the_module_as_mod_selfheal_c(make_server):
+    # mod_info and httpd's tools know a module by its "mod_<name>.c"; the build machine's
+    # source path must not leak into the module's name.
+    s = make_server(load_modules=("info",),
+                    extra="<Location /server-info>\n  SetHandler server-info\n"
+                          "  Require local\n</Location>\n")
+    s.start()
+    st, _, body = s.get("/server-info?list")
+    assert st == 200
+    names = re.findall(r"<dd>([^<]*)</dd>", body.decode())
+    assert "mod_selfheal.c" in names, names
+    assert not any("/" in n or n.endswith(".cpp") for n in names), names
+    st, _, body = s.get("/server-info?mod_selfheal.c")
+    assert st == 200 and "SelfHealCrashLog" in body.decode()
