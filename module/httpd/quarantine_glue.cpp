@@ -232,7 +232,7 @@ const command_rec* quarantine_cmds() noexcept {
       AP_INIT_RAW_ARGS("SelfHealCrashLogFold", as_cmd(set_fold), nullptr, RSRC_CONF | ACCESS_CONF,
                        "N T: at most N crash records per signature per T seconds across all "
                        "children (default 20 60); off: write every record"),
-      {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr}};
+      {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};
   return cmds;
 }
 

@@ -34,7 +34,7 @@ volatile int g_zero = 0;
 volatile int g_sink = 0;
 
 // no_sanitize: the fault is the point (UBSan would report it instead of SIGSEGV).
-[[gnu::noinline, gnu::no_sanitize("undefined")]] void crash_null_deref() {
+__attribute__((noinline, no_sanitize("undefined"))) void crash_null_deref() {
   *g_null_ptr = 42;
   asm volatile("" ::: "memory");
 }
@@ -160,13 +160,13 @@ TEST(CrashChain, SignalSentByAnotherProcessKeepsItsSender) {
   EXPECT_TRUE(recs[0]["signal"]["address"].is_null());
 }
 
-[[gnu::noinline, gnu::no_sanitize("undefined")]] int divide(int a) {
+__attribute__((noinline, no_sanitize("undefined"))) int divide(int a) {
   int r = a / g_zero;
   asm volatile("" ::: "memory");
   return r;
 }
 
-[[gnu::no_sanitize("undefined")]] void fault_in_callback(const crash::CrashSummary&) noexcept {
+__attribute__((no_sanitize("undefined"))) void fault_in_callback(const crash::CrashSummary&) noexcept {
   *g_null_ptr = 1;
 }
 

@@ -30,7 +30,7 @@ volatile int g_zero = 0;
 volatile int g_sink = 0;
 
 // no_sanitize: the fault is the point (UBSan would report it instead of SIGSEGV).
-[[gnu::noinline, gnu::no_sanitize("undefined")]] void crash_null_deref() {
+__attribute__((noinline, no_sanitize("undefined"))) void crash_null_deref() {
   *g_null_ptr = 42;
   asm volatile("" ::: "memory");
 }
@@ -41,7 +41,7 @@ volatile int g_sink = 0;
   g_sink = 1;
 }
 
-[[gnu::noinline, gnu::no_sanitize("undefined")]] int crash_divide(int a) {
+__attribute__((noinline, no_sanitize("undefined"))) int crash_divide(int a) {
   int r = a / g_zero;
   asm volatile("" ::: "memory");
   return r;
