@@ -3,9 +3,9 @@
 // hooks; this file only joins them.
 #include <cstddef>
 
+#include "config_hooks.h"  // the configuration checks
 #include "glue.h"
-#include "config_hooks.h"  // selfheal-config (issue 3)
-#include "shm_glue.h"      // shared memory, quarantine, status (issues 4, 5)
+#include "shm_glue.h"  // shared memory, quarantine, status
 
 #include "http_log.h"
 
@@ -38,8 +38,8 @@ void register_hooks(apr_pool_t* p) noexcept {
   (void)g_cmds_joined;
   ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
   register_crash_hooks(p);
-  register_config_hooks(p);  // selfheal-config (issue 3)
-  register_status_hooks(p);  // shared memory, quarantine, status (issues 4, 5)
+  register_config_hooks(p);  // the configuration checks
+  register_status_hooks(p);  // shared memory, quarantine, status
 }
 
 }  // namespace
@@ -57,11 +57,11 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA selfheal_mo
     nullptr,
     nullptr,
     MODULE_MAGIC_COOKIE,
-    nullptr,  // rewrite args spot
-    nullptr,  // create per-directory config
-    nullptr,  // merge per-directory config
+    nullptr,                               // rewrite args spot
+    nullptr,                               // create per-directory config
+    nullptr,                               // merge per-directory config
     selfheal::glue::create_server_config,  // per-server config (shm_glue.h)
-    nullptr,  // merge per-server config
+    nullptr,                               // merge per-server config
     selfheal::glue::g_cmds,
     selfheal::glue::register_hooks,
     AP_MODULE_FLAG_NONE,

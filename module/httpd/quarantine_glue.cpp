@@ -91,8 +91,7 @@ const char* set_duration(cmd_parms* cmd, void*, const char* raw) {
       "%s: use D [CAP]: the first quarantine lasts D seconds (1..%u, default 300), each repeat "
       "doubles it up to CAP seconds (D..%u, default 86400)",
       cmd->cmd->name, kMaxCapS, kMaxCapS);
-  if (n < 1 || n > 2)
-    return apr_psprintf(cmd->pool, "%s (got %d arguments)", usage, n);
+  if (n < 1 || n > 2) return apr_psprintf(cmd->pool, "%s (got %d arguments)", usage, n);
   uint32_t d = 0, cap = 86400;
   if (!parse_uint(a[0], 1, kMaxCapS, &d))
     return apr_psprintf(cmd->pool, "%s: D '%s' is not allowed", usage, a[0]);
@@ -112,13 +111,16 @@ const char* set_key(cmd_parms* cmd, void*, const char* raw) {
   static const struct {
     const char* name;
     uint32_t bit;
-  } kParts[] = {{"method", kKeyMethod}, {"vhost", kKeyVhost}, {"path", kKeyPath},
-                {"query", kKeyQuery},   {"client", kKeyClient}};
-  const char* usage = apr_psprintf(
-      cmd->pool,
-      "%s: use one or more of method, vhost, path, query, client, each once (default: "
-      "method vhost path)",
-      cmd->cmd->name);
+  } kParts[] = {{"method", kKeyMethod},
+                {"vhost", kKeyVhost},
+                {"path", kKeyPath},
+                {"query", kKeyQuery},
+                {"client", kKeyClient}};
+  const char* usage =
+      apr_psprintf(cmd->pool,
+                   "%s: use one or more of method, vhost, path, query, client, each once (default: "
+                   "method vhost path)",
+                   cmd->cmd->name);
   const char* a[8] = {};
   const int n = split_args(cmd, raw, a, 5);
   if (n < 1 || n > 5) return apr_psprintf(cmd->pool, "%s (got %d arguments)", usage, n);
@@ -200,7 +202,8 @@ __attribute__((noinline)) int check_slow(request_rec* r, ShmTable* t) noexcept {
     apr_rfc822_date(until, v.until_us);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   "SELFHEAL0501: quarantined: '%s' crashed workers %lu time(s); answering it "
-                  "503 until %s (quarantine #%u of this key, key %016" APR_UINT64_T_HEX_FMT "); lift it with "
+                  "503 until %s (quarantine #%u of this key, key %016" APR_UINT64_T_HEX_FMT
+                  "); lift it with "
                   "selfhealctl quarantine lift or a graceful restart",
                   text, static_cast<unsigned long>(v.crashes), until, v.strikes + 1, key);
   }
@@ -218,10 +221,12 @@ int post_read_request(request_rec* r) noexcept {
 
 const command_rec* quarantine_cmds() noexcept {
   static const command_rec cmds[] = {
-      AP_INIT_RAW_ARGS("SelfHealQuarantine", as_cmd(set_quarantine), nullptr, RSRC_CONF | ACCESS_CONF,
+      AP_INIT_RAW_ARGS("SelfHealQuarantine", as_cmd(set_quarantine), nullptr,
+                       RSRC_CONF | ACCESS_CONF,
                        "N T: quarantine a request key after N crashes within T seconds "
                        "(default 3 60); off: never"),
-      AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", as_cmd(set_duration), nullptr, RSRC_CONF | ACCESS_CONF,
+      AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", as_cmd(set_duration), nullptr,
+                       RSRC_CONF | ACCESS_CONF,
                        "D [CAP]: a quarantine lasts D seconds (default 300), doubling on each "
                        "repeat up to CAP (default 86400)"),
       AP_INIT_RAW_ARGS("SelfHealQuarantineKey", as_cmd(set_key), nullptr, RSRC_CONF | ACCESS_CONF,

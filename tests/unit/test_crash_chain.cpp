@@ -107,7 +107,7 @@ TEST(CrashChain, SynchronousFaultChainsToPreviousHandlerAfterTheRecord) {
   auto lines = lines_of(slurp(dir.file("crash.log")));
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].rfind("{\"schema\":1,", 0), 0u);  // the record first
-  EXPECT_EQ(lines[1], "MARKER prev handler ran");     // then httpd's handler
+  EXPECT_EQ(lines[1], "MARKER prev handler ran");      // then httpd's handler
   auto recs = records_of(dir.file("crash.log"));
   ASSERT_EQ(recs.size(), 1u);
   expect_complete_record(recs[0]);
@@ -166,7 +166,8 @@ __attribute__((noinline, no_sanitize("undefined"))) int divide(int a) {
   return r;
 }
 
-__attribute__((no_sanitize("undefined"))) void fault_in_callback(const crash::CrashSummary&) noexcept {
+__attribute__((no_sanitize("undefined"))) void fault_in_callback(
+    const crash::CrashSummary&) noexcept {
   *g_null_ptr = 1;
 }
 
@@ -296,7 +297,9 @@ TEST(CrashChain, SizeCapDropsTheRecordAndSaysSo) {
 // A previous handler that recovers: the process survives the crash, so one process can crash
 // many times (this is how the limiter and the counters are observed).
 sigjmp_buf g_jump;
-void recover(int) { siglongjmp(g_jump, 1); }
+void recover(int) {
+  siglongjmp(g_jump, 1);
+}
 
 // One more level, so the three frames the signature hashes are the same whatever the caller.
 [[gnu::noinline]] void crash_site() {
@@ -430,18 +433,20 @@ TEST(CrashChain, DefaultActionDumpsCoreInCoredumpDir) {
   TempDir dir;
   std::string cores = dir.file("cores");
   ASSERT_EQ(mkdir(cores.c_str(), 0755), 0);
-  int st = run_child([&] {
-    struct rlimit rl {};
-    getrlimit(RLIMIT_CORE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_CORE, &rl);
-    if (chdir(dir.path.c_str()) != 0) _exit(2);
-    crash::Config cfg = child_config(dir);
-    cfg.coredump_dir = cores.c_str();
-    crash::install(cfg);
-    raise(SIGTRAP);  // no previous handler: the default action, which dumps core
-    _exit(0);
-  }, 60);
+  int st = run_child(
+      [&] {
+        struct rlimit rl {};
+        getrlimit(RLIMIT_CORE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_CORE, &rl);
+        if (chdir(dir.path.c_str()) != 0) _exit(2);
+        crash::Config cfg = child_config(dir);
+        cfg.coredump_dir = cores.c_str();
+        crash::install(cfg);
+        raise(SIGTRAP);  // no previous handler: the default action, which dumps core
+        _exit(0);
+      },
+      60);
   ASSERT_TRUE(WIFSIGNALED(st));
   EXPECT_EQ(WTERMSIG(st), SIGTRAP);
   if (!WCOREDUMP(st)) GTEST_SKIP() << "the kernel wrote no core (limits, filesystem)";

@@ -47,7 +47,9 @@ __attribute__((noinline, no_sanitize("undefined"))) int crash_divide(int a) {
   return r;
 }
 
-[[gnu::noinline]] void crash_trap() { __builtin_trap(); }
+[[gnu::noinline]] void crash_trap() {
+  __builtin_trap();
+}
 
 using crashtest::recurse_forever;
 
@@ -65,7 +67,9 @@ const nlohmann::json* find_frame_in(const nlohmann::json& r, const std::string& 
   return nullptr;
 }
 
-uint64_t hex_of(const nlohmann::json& v) { return std::stoull(v.get<std::string>(), nullptr, 16); }
+uint64_t hex_of(const nlohmann::json& v) {
+  return std::stoull(v.get<std::string>(), nullptr, 16);
+}
 
 // The child died by `sig` and left exactly one record in the crash log: that record, or null
 // (with the failure reported) when it did not.
