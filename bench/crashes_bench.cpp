@@ -19,8 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/grouping.h"
-#include "core/record_reader.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 
 extern char** environ;
 

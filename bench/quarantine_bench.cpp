@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "selfheal/quarantine.h"
-#include "selfheal/shm_table.h"
+#include "shm/quarantine.h"
+#include "shm/table.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include "crash/safe_read.h"
 #include "crash/state.h"
 #include "crash/unwind.h"
-#include "selfheal/signature.h"
+#include "crash/signature.h"
 
 namespace selfheal::crash {
 namespace {

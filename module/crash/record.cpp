@@ -10,7 +10,7 @@
 #include "crash/names.h"
 #include "crash/request_json.h"
 #include "crash/safe_read.h"
-#include "selfheal/signature.h"
+#include "crash/signature.h"
 
 namespace selfheal::crash {
 namespace {

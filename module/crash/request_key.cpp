@@ -3,7 +3,7 @@
 
 #include "crash/asfmt.h"
 #include "crash/safe_read.h"
-#include "selfheal/quarantine.h"
+#include "shm/quarantine.h"
 
 namespace selfheal::crash {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "selfheal/request_slot.h"
-#include "selfheal/shm_table.h"
+#include "shm/table.h"
 
 namespace selfheal::crash {
 

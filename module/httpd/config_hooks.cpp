@@ -21,9 +21,9 @@
 #include "config_hooks.h"
 #include "glue.h"
 #include "shm_glue.h"  // selfheal-status: status_note_findings
-#include "core/config_model.h"
-#include "core/directive_args.h"
-#include "core/rule_engine.h"
+#include "config/model.h"
+#include "config/directive_args.h"
+#include "config/engine.h"
 
 #include "apr_strings.h"
 #include "http_core.h"
@@ -42,7 +42,7 @@ using selfheal::cfg::Severity;
 
 // ---- directives ------------------------------------------------------------------
 
-// The parsing is in module/core/directive_args (httpd-free, fuzzed); httpd adds file and line.
+// The parsing is in module/config/directive_args (httpd-free, fuzzed); httpd adds file and line.
 const char* to_httpd(cmd_parms* cmd, const std::string& msg) {
   return msg.empty() ? nullptr : apr_pstrdup(cmd->pool, msg.c_str());
 }

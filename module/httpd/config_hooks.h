@@ -1,5 +1,5 @@
 // Config validation glue (issue 3): directives and hooks that run the httpd-free
-// rule engine (module/core/rule_engine.h) on the parsed configuration.
+// rule engine (module/config/engine.h) on the parsed configuration.
 // Includes httpd headers: module/httpd only.
 #pragma once
 

@@ -31,8 +31,8 @@
 #include <string>
 
 #include "config_hooks.h"
-#include "core/config_model.h"
-#include "core/rule_engine.h"
+#include "config/model.h"
+#include "config/engine.h"
 
 #include "apr_pools.h"
 

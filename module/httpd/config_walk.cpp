@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config_hooks.h"
-#include "core/config_model.h"
+#include "config/model.h"
 
 #include "ap_mpm.h"
 #include "http_main.h"

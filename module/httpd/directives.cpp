@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/directive_args.h"
+#include "config/directive_args.h"
 #include "glue.h"
 
 #include "apr_lib.h"

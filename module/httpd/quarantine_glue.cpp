@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/shm_table.h"
+#include "shm/table_layout.h"
 #include "shm_glue.h"
 
 #include "apr_strings.h"

@@ -11,10 +11,10 @@
 
 #include <cstring>
 
-#include "core/shm_table.h"
+#include "shm/table_layout.h"
 #include "crash/asfmt.h"
 #include "crash/names.h"
-#include "selfheal/signature.h"
+#include "crash/signature.h"
 #include "shm_glue.h"
 
 #include "ap_mpm.h"

@@ -15,8 +15,8 @@
 
 #include "glue.h"
 #include "selfheal/crash.h"
-#include "selfheal/quarantine.h"
-#include "selfheal/shm_table.h"
+#include "shm/quarantine.h"
+#include "shm/table.h"
 
 namespace selfheal::cfg {
 struct Finding;

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/rule_engine.h"
-#include "core/status_render.h"
+#include "config/engine.h"
+#include "status/render.h"
 #include "shm_glue.h"
 
 #include "apr_lib.h"

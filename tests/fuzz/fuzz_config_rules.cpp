@@ -1,5 +1,5 @@
 // fuzz_config_rules: arbitrary directive trees into the configuration model
-// (module/core/config_model) and every rule of the rule engine (rule_engine, rules_*).
+// (module/config/model) and every rule of the rule engine (config/engine, config/rules/*).
 //
 // Input: one byte of options (profile, phase, -t or live, MPM, which modules are loaded),
 // a blob the fake environment answers from (file contents: PEM certificates, .htaccess text),
@@ -20,8 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config_model.h"
-#include "core/rule_engine.h"
+#include "config/model.h"
+#include "config/engine.h"
 #include "fuzz_check.h"
 
 namespace cfg = selfheal::cfg;

@@ -1,5 +1,5 @@
 // fuzz_directive_args: the argument parsers of every directive of the module
-// (module/core/directive_args, called by module/httpd/directives.cpp and config_hooks.cpp).
+// (module/config/directive_args, called by module/httpd/directives.cpp and config_hooks.cpp).
 //
 // Input: a selector byte, then up to three arguments separated by '\n'. Checks, besides "no
 // crash": a parser accepts exactly what its directive documents (On/Off; a size 64K..1T or
@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config_model.h"
-#include "core/directive_args.h"
-#include "core/rule_engine.h"
+#include "config/model.h"
+#include "config/directive_args.h"
+#include "config/engine.h"
 #include "fuzz_check.h"
 
 namespace dargs = selfheal::dargs;

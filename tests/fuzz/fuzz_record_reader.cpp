@@ -1,4 +1,4 @@
-// fuzz_record_reader: the crash-record reader of selfhealctl (module/core/record_reader) on
+// fuzz_record_reader: the crash-record reader of selfhealctl (module/records/reader) on
 // arbitrary crash-log bytes.
 //
 // Checks, besides "no crash, no sanitizer finding, no exception":
@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/record_reader.h"
+#include "records/reader.h"
 #include "fuzz_check.h"
 
 namespace rr = selfheal::records;

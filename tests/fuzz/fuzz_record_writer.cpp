@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "core/record_reader.h"
+#include "records/reader.h"
 #include "crash/json_writer.h"
 #include "crash/record.h"
 #include "crash/request_json.h"

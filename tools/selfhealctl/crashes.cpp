@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "commands.h"
-#include "core/grouping.h"
-#include "core/record_reader.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
 

@@ -20,8 +20,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "core/grouping.h"
-#include "core/record_reader.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
 

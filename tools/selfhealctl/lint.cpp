@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "core/rule_engine.h"
+#include "config/engine.h"
 
 namespace selfhealctl {
 namespace {

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/grouping.h"
-#include "core/record_reader.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 #include "symbolize.h"
 
 namespace selfhealctl {

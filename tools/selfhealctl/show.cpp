@@ -6,8 +6,8 @@
 #include <set>
 
 #include "commands.h"
-#include "core/grouping.h"
-#include "core/record_reader.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
 

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/record_reader.h"
+#include "records/reader.h"
 
 namespace selfhealctl {
 
