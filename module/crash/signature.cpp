@@ -2,28 +2,10 @@
 // async-signal-safe: no allocation, no locale, no library calls.
 #include "crash/signature.h"
 
+#include "selfheal/fnv.h"
+
 namespace selfheal {
 namespace {
-
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-uint64_t fnv_bytes(uint64_t h, const char* s) noexcept {
-  if (!s) return h;
-  for (; *s; ++s) {
-    h ^= static_cast<unsigned char>(*s);
-    h *= kFnvPrime;
-  }
-  return h;
-}
-
-uint64_t fnv_u64(uint64_t h, uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= kFnvPrime;
-  }
-  return h;
-}
 
 const char* base_name(const char* path) noexcept {
   const char* b = path;
@@ -52,18 +34,18 @@ bool signature_skips_module(const char* module) noexcept {
 }
 
 uint64_t crash_signature(const char* signal_name, const SigFrame* frames, size_t n) noexcept {
-  uint64_t h = fnv_bytes(kFnvOffset, signal_name);
+  uint64_t h = fnv::str(fnv::kOffset, signal_name);
   int taken = 0;
   for (size_t i = 0; i < n && taken < kSignatureFrames; ++i) {
     if (signature_skips_module(frames[i].module)) continue;
-    h = fnv_bytes(h, base_name(frames[i].module));
-    h = fnv_u64(h, frames[i].offset);
+    h = fnv::str(h, base_name(frames[i].module));
+    h = fnv::u64(h, frames[i].offset);
     ++taken;
   }
   if (taken == 0) {  // everything was runtime: use the raw top frames so it still groups
     for (size_t i = 0; i < n && taken < kSignatureFrames; ++i, ++taken) {
-      h = fnv_bytes(h, frames[i].module ? base_name(frames[i].module) : "?");
-      h = fnv_u64(h, frames[i].offset);
+      h = fnv::str(h, frames[i].module ? base_name(frames[i].module) : "?");
+      h = fnv::u64(h, frames[i].offset);
     }
   }
   return h;

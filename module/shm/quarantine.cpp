@@ -4,22 +4,13 @@
 
 #include <algorithm>
 
+#include "selfheal/fnv.h"
 #include "shm/table_layout.h"
 
 namespace selfheal {
 namespace {
 
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
 constexpr int64_t kUs = 1000000;
-
-inline uint64_t fnv_str(uint64_t h, const char* s) noexcept {
-  for (; *s; ++s) {
-    h ^= static_cast<unsigned char>(*s);
-    h *= kFnvPrime;
-  }
-  return h;
-}
 
 inline uint64_t nonzero(uint64_t h) noexcept { return h ? h : 1; }
 
@@ -68,22 +59,19 @@ void lift_locked(QSlot& s) noexcept {
 }  // namespace
 
 uint64_t quarantine_key_hash(const char* method, const char* vhost, const char* path) noexcept {
-  uint64_t h = kFnvOffset;
+  uint64_t h = fnv::kOffset;
   bool first = true;
   for (const char* part : {method, vhost, path}) {
     if (!part || !*part) continue;
-    if (!first) {
-      h ^= static_cast<unsigned char>(' ');
-      h *= kFnvPrime;
-    }
+    if (!first) h = fnv::byte(h, ' ');
     first = false;
-    h = fnv_str(h, part);
+    h = fnv::str(h, part);
   }
   return nonzero(h);
 }
 
 uint64_t quarantine_key_hash_text(const char* key_text) noexcept {
-  return nonzero(key_text ? fnv_str(kFnvOffset, key_text) : kFnvOffset);
+  return nonzero(key_text ? fnv::str(fnv::kOffset, key_text) : fnv::kOffset);
 }
 
 size_t quarantine_key_text(const char* method, const char* vhost, const char* path, char* out,
@@ -131,13 +119,8 @@ void key_pieces(uint32_t mask, const QuarantineKeyParts& k, Sink&& sink) noexcep
 }  // namespace
 
 uint64_t quarantine_key_hash_parts(uint32_t mask, const QuarantineKeyParts& parts) noexcept {
-  uint64_t h = kFnvOffset;
-  key_pieces(mask, parts, [&](const char* s, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      h ^= static_cast<unsigned char>(s[i]);
-      h *= kFnvPrime;
-    }
-  });
+  uint64_t h = fnv::kOffset;
+  key_pieces(mask, parts, [&](const char* s, size_t n) { h = fnv::bytes(h, s, n); });
   return nonzero(h);
 }
 
