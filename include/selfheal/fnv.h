@@ -1,7 +1,8 @@
-// FNV-1a 64 (see kOffset), the one hash of the project: crash signatures (module/crash/signature.cpp) and
-// quarantine keys (module/shm/quarantine.cpp) both use it, and both are part of the outside
-// contract (selfhealctl groups by signature and lifts by key hash), so another program that
-// wants the same numbers includes this. Header-only and async-signal-safe: no calls, no state.
+// FNV-1a 64 (see kOffset), the one hash of the project: crash signatures
+// (module/crash/signature.cpp) and quarantine keys (module/shm/quarantine.cpp) both use it, and
+// both are part of the outside contract (selfhealctl groups by signature and lifts by key hash), so
+// another program that wants the same numbers includes this. Header-only and async-signal-safe: no
+// calls, no state.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +16,9 @@ namespace selfheal::fnv {
 inline constexpr uint64_t kOffset = 1469598103934665603ull;
 inline constexpr uint64_t kPrime = 1099511628211ull;
 
-constexpr uint64_t byte(uint64_t h, unsigned char c) noexcept { return (h ^ c) * kPrime; }
+constexpr uint64_t byte(uint64_t h, unsigned char c) noexcept {
+  return (h ^ c) * kPrime;
+}
 
 constexpr uint64_t bytes(uint64_t h, const char* s, size_t n) noexcept {
   for (size_t i = 0; i < n; ++i) h = byte(h, static_cast<unsigned char>(s[i]));

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "crash/names.h"
 #include "crash/signature.h"
 
 namespace selfheal::records {
@@ -51,16 +52,9 @@ std::string normalize_signal(std::string_view s) {
   if (s.empty()) return {};
   bool numeric = std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (numeric) {
-    switch (std::atoi(std::string(s).c_str())) {
-      case 4: return "SIGILL";
-      case 5: return "SIGTRAP";
-      case 6: return "SIGABRT";
-      case 7: return "SIGBUS";
-      case 8: return "SIGFPE";
-      case 11: return "SIGSEGV";
-      case 31: return "SIGSYS";
-      default: return {};
-    }
+    if (s.size() > 3) return {};
+    const char* name = crash::signal_name_or_null(std::atoi(std::string(s).c_str()));
+    return name ? name : std::string();
   }
   std::string u(s);
   for (char& c : u)

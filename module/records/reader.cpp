@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "records/json_scan.h"
+#include "crash/names.h"
 #include "crash/signature.h"
 
 namespace selfheal::records {
@@ -83,18 +84,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-const char* signal_name_of(int n) {
-  switch (n) {
-    case 4: return "SIGILL";
-    case 5: return "SIGTRAP";
-    case 6: return "SIGABRT";
-    case 7: return "SIGBUS";
-    case 8: return "SIGFPE";
-    case 11: return "SIGSEGV";
-    case 31: return "SIGSYS";
-    default: return nullptr;
-  }
-}
 
 Request decode_request(const json& r) {
   if (!r.is_object()) throw BadField{"request is not an object"};
@@ -195,7 +184,7 @@ bool decode(const json& j, CrashRecord& out, std::string& reason) {
   r.signal.name = str_or_empty(*sig, "name");
   r.signal.number = static_cast<int>(int_or(*sig, "number", 0));
   if (r.signal.name.empty()) {
-    const char* n = signal_name_of(r.signal.number);
+    const char* n = crash::signal_name_or_null(r.signal.number);
     r.signal.name = n ? n : (r.signal.number ? "SIG" + std::to_string(r.signal.number) : "");
   }
   if (r.signal.name.empty()) {

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "crash/names.h"
+
 namespace selfheal {
 namespace {
 
@@ -325,20 +327,8 @@ std::string status_prom_label_escape(std::string_view in) {
 }
 
 std::string status_signal_name(int signo) {
-  switch (signo) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGSYS: return "SIGSYS";
-    case SIGKILL: return "SIGKILL";
-    case SIGTERM: return "SIGTERM";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    default: return "SIG" + std::to_string(signo);
-  }
+  const char* name = crash::signal_name_or_null(signo);
+  return name ? name : "SIG" + std::to_string(signo);
 }
 
 std::string status_time_utc(int64_t time_us) {
