@@ -144,17 +144,18 @@ CivilTime civil_from_us(int64_t us) noexcept {
 }
 
 // "HH:MM:SS.uuuuuu", the part both time formats share. Async-signal-safe.
-static void put_clock(TextBuf& b, const CivilTime& t) noexcept {
+static void put_clock(TextBuf& b, const CivilTime& t, bool usec = true) noexcept {
   b.udec_pad(static_cast<uint64_t>(t.hour), 2);
   b.ch(':');
   b.udec_pad(static_cast<uint64_t>(t.minute), 2);
   b.ch(':');
   b.udec_pad(static_cast<uint64_t>(t.second), 2);
+  if (!usec) return;
   b.ch('.');
   b.udec_pad(static_cast<uint64_t>(t.usec), 6);
 }
 
-size_t format_iso8601_utc(int64_t us, char* out) noexcept {
+size_t format_iso8601_utc(int64_t us, char* out, bool usec) noexcept {
   CivilTime t = civil_from_us(us);
   TextBuf b(out, 31);
   if (t.year < 0) b.ch('-');
@@ -164,7 +165,7 @@ size_t format_iso8601_utc(int64_t us, char* out) noexcept {
   b.ch('-');
   b.udec_pad(static_cast<uint64_t>(t.day), 2);
   b.ch('T');
-  put_clock(b, t);
+  put_clock(b, t, usec);
   b.ch('Z');
   out[b.len] = '\0';
   return b.len;

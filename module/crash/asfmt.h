@@ -46,8 +46,10 @@ struct CivilTime {
 };
 // Microseconds since the epoch (may be negative) to a proleptic Gregorian date in UTC.
 CivilTime civil_from_us(int64_t us) noexcept;
-// "2026-11-24T07:01:02.123456Z" into out (>= 32 bytes), NUL-terminated; returns length.
-size_t format_iso8601_utc(int64_t us, char* out) noexcept;
+// "2026-11-24T07:01:02.123456Z" (or without ".123456" when !usec) into out (>= 32 bytes),
+// NUL-terminated; returns length. The one time formatter: records, selfhealctl and the status
+// page all print times with it.
+size_t format_iso8601_utc(int64_t us, char* out, bool usec = true) noexcept;
 // httpd's error-log stamp "Tue Nov 24 07:01:02.123456 2026" for us shifted by gmtoff seconds.
 void format_errlog_stamp(TextBuf& b, int64_t us, long gmtoff) noexcept;
 

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "records/json_scan.h"
+#include "crash/asfmt.h"
 #include "crash/names.h"
 #include "crash/signature.h"
 
@@ -460,18 +461,8 @@ ReadResult read_files(const std::vector<std::string>& paths, const ReadOptions& 
 }
 
 std::string format_time_us(int64_t time_us) {
-  int64_t secs = time_us / 1000000, us = time_us % 1000000;
-  if (us < 0) {
-    us += 1000000;
-    --secs;
-  }
-  time_t t = static_cast<time_t>(secs);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us));
-  return buf;
+  char buf[32];
+  return std::string(buf, crash::format_iso8601_utc(time_us, buf));
 }
 
 std::optional<int64_t> parse_iso8601(std::string_view s) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "crash/asfmt.h"
 #include "crash/names.h"
 
 namespace selfheal {
@@ -333,12 +334,8 @@ std::string status_signal_name(int signo) {
 
 std::string status_time_utc(int64_t time_us) {
   if (time_us == 0) return "";
-  time_t t = static_cast<time_t>(time_us / kUs);
-  struct tm tm;
-  if (!gmtime_r(&t, &tm)) return "";
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return std::string(buf, crash::format_iso8601_utc(time_us, buf, /*usec=*/false));
 }
 
 std::string status_signature_hex(uint64_t signature) {
