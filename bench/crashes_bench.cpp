@@ -31,8 +31,9 @@ using Clock = std::chrono::steady_clock;
 // A record shaped like the handler's: ~60 loaded objects, ~20 frames, a request with headers.
 std::string make_record(int i, std::mt19937_64& rng) {
   using nlohmann::ordered_json;
-  static const char* kPaths[] = {"/api/upload", "/api/v2/upload", "/index.php", "/wp-login.php",
-                                 "/static/app.js", "/search", "/cart/checkout", "/"};
+  static const char* kPaths[] = {
+      "/api/upload",    "/api/v2/upload", "/index.php",     "/wp-login.php",
+      "/static/app.js", "/search",        "/cart/checkout", "/"};
   static const char* kVhosts[] = {"www.example.com:443", "blog.example.com:443",
                                   "static.example.org:80", "shop.example.net:443"};
   int bug = static_cast<int>(rng() % 25);  // 25 distinct crash sites
@@ -74,7 +75,8 @@ std::string make_record(int i, std::mt19937_64& rng) {
     std::snprintf(mod, sizeof mod, "/usr/lib/apache2/modules/mod_bench%d.so", m);
     uint64_t o = 0x1000 + static_cast<uint64_t>(k < 3 ? bug * 0x40 + k : k * 0x100);
     std::snprintf(off, sizeof off, "0x%llx", static_cast<unsigned long long>(o));
-    std::snprintf(pc, sizeof pc, "0x%llx", static_cast<unsigned long long>(0x7f0000000000ull + slide + o));
+    std::snprintf(pc, sizeof pc, "0x%llx",
+                  static_cast<unsigned long long>(0x7f0000000000ull + slide + o));
     std::snprintf(bid, sizeof bid, "%040d", m);
     frames.push_back({{"pc", pc}, {"module", mod}, {"offset", off}, {"build_id", bid}});
   }
@@ -84,21 +86,33 @@ std::string make_record(int i, std::mt19937_64& rng) {
   for (int m = 0; m < 60; ++m) {
     char path[96], base[24], bid[48];
     std::snprintf(path, sizeof path, "/usr/lib/x86_64-linux-gnu/libbench-object-%02d.so.1", m);
-    std::snprintf(base, sizeof base, "0x%llx", static_cast<unsigned long long>(0x7f0000000000ull + slide + m * 0x100000ull));
+    std::snprintf(base, sizeof base, "0x%llx",
+                  static_cast<unsigned long long>(0x7f0000000000ull + slide + m * 0x100000ull));
     std::snprintf(bid, sizeof bid, "%040d", m);
     mods.push_back({{"path", path}, {"base", base}, {"build_id", bid}});
   }
   r["modules"] = mods;
   const char* path = kPaths[(bug + rng() % 2) % 8];
   const char* vhost = kVhosts[bug % 4];
-  r["request"] = {{"method", "GET"}, {"path", path}, {"protocol", "HTTP/1.1"}, {"host", "www.example.com"},
-                  {"vhost", vhost}, {"client", "203.0.113.7:51234"}, {"local", "192.0.2.10:443"},
-                  {"handler", "php-fpm"}, {"filename", std::string("/var/www/html") + path},
-                  {"phase", "handler"}, {"age_ms", 12},
+  r["request"] = {{"method", "GET"},
+                  {"path", path},
+                  {"protocol", "HTTP/1.1"},
+                  {"host", "www.example.com"},
+                  {"vhost", vhost},
+                  {"client", "203.0.113.7:51234"},
+                  {"local", "192.0.2.10:443"},
+                  {"handler", "php-fpm"},
+                  {"filename", std::string("/var/www/html") + path},
+                  {"phase", "handler"},
+                  {"age_ms", 12},
                   {"connection", {{"id", 17}, {"keepalives", 1}}},
-                  {"headers", {{"Host", "www.example.com"}, {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"},
-                               {"Accept", "*/*"}, {"Cookie", "[redacted]"}}}};
-  r["connection"] = {{"id", 17}, {"client", "203.0.113.7:51234"}, {"local", "192.0.2.10:443"}, {"keepalives", 1}};
+                  {"headers",
+                   {{"Host", "www.example.com"},
+                    {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"},
+                    {"Accept", "*/*"},
+                    {"Cookie", "[redacted]"}}}};
+  r["connection"] = {
+      {"id", 17}, {"client", "203.0.113.7:51234"}, {"local", "192.0.2.10:443"}, {"keepalives", 1}};
   r["in_flight"] = ordered_json::array();
   r["folded"] = 0;
   r["truncated"] = false;
@@ -145,7 +159,8 @@ int main(int argc, char** argv) {
     static char buf[1 << 20];
     lines = 0;
     for (ssize_t r; (r = read(f, buf, sizeof buf)) > 0;)
-      for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + r - p))); ++p) ++lines;
+      for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + r - p))); ++p)
+        ++lines;
     close(f);
   });
   size_t parsed = 0;
@@ -159,11 +174,13 @@ int main(int argc, char** argv) {
     }
   });
   size_t records = 0;
-  double t_read = best_of(runs, [&] { records = selfheal::records::read_files({file}).records.size(); });
+  double t_read =
+      best_of(runs, [&] { records = selfheal::records::read_files({file}).records.size(); });
   selfheal::records::ReadOptions summary;
   summary.summary = true;
   size_t summaries = 0;
-  double t_summary = best_of(runs, [&] { summaries = selfheal::records::read_files({file}, summary).records.size(); });
+  double t_summary = best_of(
+      runs, [&] { summaries = selfheal::records::read_files({file}, summary).records.size(); });
   size_t groups = 0;
   double t_group = best_of(runs, [&] {
     auto rr = selfheal::records::read_files({file}, summary);
@@ -178,7 +195,8 @@ int main(int argc, char** argv) {
       posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
       const char* args[] = {ctl.c_str(), "crashes", file.c_str(), "--no-symbolize", nullptr};
       pid_t pid;
-      if (posix_spawn(&pid, ctl.c_str(), &fa, nullptr, const_cast<char* const*>(args), environ) == 0) {
+      if (posix_spawn(&pid, ctl.c_str(), &fa, nullptr, const_cast<char* const*>(args), environ) ==
+          0) {
         int st;
         waitpid(pid, &st, 0);
       }
@@ -203,7 +221,7 @@ int main(int argc, char** argv) {
   row("read_files, summary (no modules/registers)", t_summary, summaries);
   row("read_files summary + group_records (crashes' path)", t_group, records);
   row("selfhealctl crashes --no-symbolize (process, text)", t_cli, records);
-  std::printf("\n%zu groups. Target (issue 4): read + group %d records in < 1000 ms: %s\n", groups, n,
-              t_group < 1000 ? "met" : "NOT MET");
+  std::printf("\n%zu groups. Target (issue 4): read + group %d records in < 1000 ms: %s\n", groups,
+              n, t_group < 1000 ? "met" : "NOT MET");
   return t_group < 1000 ? 0 : 1;
 }

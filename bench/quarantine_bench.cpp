@@ -102,15 +102,21 @@ void check_loop(benchmark::State& state, State st, const char* path) {
 }
 
 // Nothing quarantined: the common case, one load of the table-wide "latest until".
-void BM_HashCheck_Idle(benchmark::State& s) { check_loop(s, State::kIdle, kPath); }
+void BM_HashCheck_Idle(benchmark::State& s) {
+  check_loop(s, State::kIdle, kPath);
+}
 BENCHMARK(BM_HashCheck_Idle);
 BENCHMARK(BM_HashCheck_Idle)->Threads(2);
 // 20 other keys quarantined: the request's key is probed (<= 8 slots) and not found.
-void BM_HashCheck_Busy(benchmark::State& s) { check_loop(s, State::kBusy, kPath); }
+void BM_HashCheck_Busy(benchmark::State& s) {
+  check_loop(s, State::kBusy, kPath);
+}
 BENCHMARK(BM_HashCheck_Busy);
 BENCHMARK(BM_HashCheck_Busy)->Threads(2);
 // The request's own key is quarantined: the 503 path (counts the refusal).
-void BM_HashCheck_Refused(benchmark::State& s) { check_loop(s, State::kRefused, kPoison); }
+void BM_HashCheck_Refused(benchmark::State& s) {
+  check_loop(s, State::kRefused, kPoison);
+}
 BENCHMARK(BM_HashCheck_Refused);
 BENCHMARK(BM_HashCheck_Refused)->Threads(2);
 

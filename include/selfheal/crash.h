@@ -32,15 +32,15 @@ struct CrashSummary {
   bool record_dropped = false;  // crash log at its size cap
   // For the shared-memory table and the status page (handler-owned buffers, valid during the
   // callback only; any may be null).
-  const char* key_text = nullptr;   // the quarantine key text (Config::key_parts)
+  const char* key_text = nullptr;  // the quarantine key text (Config::key_parts)
   const char* method = nullptr;
   const char* vhost = nullptr;      // "server_hostname:port" (no ":port" for port 0)
   const char* top_frame = nullptr;  // "mod_x.so+0x1a2b": the first frame the signature keeps
   const char* record_id = nullptr;  // "<pid>-<time_us hex>", as in the record
   long pid = 0;
-  int64_t uptime_us = -1;           // since the child started (-1: unknown)
-  bool folded = false;              // the record was folded by the rate limiter (not written)
-  uint64_t folded_count = 0;        // written: the "folded" it carried; folded: folded so far
+  int64_t uptime_us = -1;     // since the child started (-1: unknown)
+  bool folded = false;        // the record was folded by the rate limiter (not written)
+  uint64_t folded_count = 0;  // written: the "folded" it carried; folded: folded so far
 };
 // Called from the signal handler after the record is written: MUST be async-signal-safe
 // (lock-free atomics on shared memory only).
@@ -61,13 +61,13 @@ struct PhaseRange {
 inline constexpr size_t kMaxPhaseRanges = 48;
 
 struct Config {
-  int crash_fd = -1;   // crash log, opened by the parent with O_APPEND|O_CLOEXEC
+  int crash_fd = -1;  // crash log, opened by the parent with O_APPEND|O_CLOEXEC
   // The crash log's path, named in the error-log summary line (copied at install(); null or
   // "" says "the crash log").
   const char* crash_log_path = nullptr;
-  int errlog_fd = 2;   // httpd's error log is the child's stderr; -1 for none
+  int errlog_fd = 2;                     // httpd's error log is the child's stderr; -1 for none
   uint64_t max_log_bytes = 64ull << 20;  // SelfHealCrashLogMaxSize; 0 = unlimited
-  bool redact = true;  // SelfHealRedact: query strings and secret headers never written
+  bool redact = true;              // SelfHealRedact: query strings and secret headers never written
   const char* httpd_version = "";  // copied at install()
   const char* mpm = "";
   int generation = 0;

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "config/model.h"
 #include "config/engine.h"
+#include "config/model.h"
 
 namespace selfheal::dargs {
 namespace {
@@ -93,10 +93,20 @@ std::string log_size(std::string_view directive, std::string_view arg, uint64_t*
   uint64_t mult = 1;
   if (i < arg.size()) {
     switch (arg[i]) {
-      case 'k': case 'K': mult = 1ull << 10; break;
-      case 'm': case 'M': mult = 1ull << 20; break;
-      case 'g': case 'G': mult = 1ull << 30; break;
-      default: return bad;
+      case 'k':
+      case 'K':
+        mult = 1ull << 10;
+        break;
+      case 'm':
+      case 'M':
+        mult = 1ull << 20;
+        break;
+      case 'g':
+      case 'G':
+        mult = 1ull << 30;
+        break;
+      default:
+        return bad;
     }
     ++i;
     if (i < arg.size() && (arg[i] == 'B' || arg[i] == 'b')) ++i;
@@ -132,12 +142,12 @@ std::string skip_rule(std::string_view directive, std::string_view arg) {
   if (arg.size() > 2 && arg.substr(arg.size() - 2) == "-*" &&
       cfg::is_rule_family(arg.substr(0, arg.size() - 2)))
     return {};
-  return std::string(directive) + ": unknown rule '" + std::string(arg) +
-         "'; use rule ids (" + rule_list(false) + ") or a family such as TLS-*";
+  return std::string(directive) + ": unknown rule '" + std::string(arg) + "'; use rule ids (" +
+         rule_list(false) + ") or a family such as TLS-*";
 }
 
-std::string rule_threshold(std::string_view directive, std::string_view rule,
-                           std::string_view name, std::string_view value, double* out) {
+std::string rule_threshold(std::string_view directive, std::string_view rule, std::string_view name,
+                           std::string_view value, double* out) {
   rule = c_str_view(rule);
   name = c_str_view(name);
   value = c_str_view(value);

@@ -36,8 +36,8 @@ std::string skip_rule(std::string_view directive, std::string_view arg);
 
 // SelfHealRuleThreshold RULE-ID NAME VALUE: a rule with thresholds, one of its threshold
 // names (any case) and a finite number within the threshold's range.
-std::string rule_threshold(std::string_view directive, std::string_view rule,
-                           std::string_view name, std::string_view value, double* out);
+std::string rule_threshold(std::string_view directive, std::string_view rule, std::string_view name,
+                           std::string_view value, double* out);
 
 // Appended to httpd's context message ("X cannot occur within <VirtualHost> section"): where
 // the directive is allowed. The glue registers the directives RSRC_CONF|ACCESS_CONF, so inside

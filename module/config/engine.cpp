@@ -11,9 +11,12 @@ namespace selfheal::cfg {
 
 const char* severity_name(Severity s) {
   switch (s) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::info: return "info";
+    case Severity::error:
+      return "error";
+    case Severity::warning:
+      return "warning";
+    case Severity::info:
+      return "info";
   }
   return "info";
 }
@@ -34,8 +37,8 @@ std::string finding_json(const Finding& f) {
 }
 
 std::string finding_text(const Finding& f) {
-  std::string s = f.file + ":" + std::to_string(f.line) + ": " + severity_name(f.severity) + " " +
-                  f.rule;
+  std::string s =
+      f.file + ":" + std::to_string(f.line) + ": " + severity_name(f.severity) + " " + f.rule;
   if (!f.vhost.empty()) s += " [" + f.vhost + "]";
   s += " " + f.message;
   if (!f.hint.empty()) s += " (fix: " + f.hint + ")";
@@ -167,8 +170,8 @@ void Context::emit(int v, int d, const std::string* file, int line, std::string 
   f.vhost = m.vhost_label(v);
   f.message = std::move(message);
   f.hint = hint.empty() ? rule->hint : std::move(hint);
-  std::string key = f.rule + '\0' + f.file + '\0' + std::to_string(f.line) + '\0' + f.vhost +
-                    '\0' + f.message;
+  std::string key =
+      f.rule + '\0' + f.file + '\0' + std::to_string(f.line) + '\0' + f.vhost + '\0' + f.message;
   if (!seen.insert(std::move(key)).second) return;
   findings.push_back(std::move(f));
 }
@@ -216,17 +219,18 @@ std::vector<Finding> run_rules(const Model& m, Environment& env, const RunOption
       env.prefetch_user_access(user_access_queries(m, store));
       prefetched = true;
       if (timing)
-        std::fprintf(stderr, "selfheal run-user checks %8.2f ms\n",
-                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                         .count());
+        std::fprintf(
+            stderr, "selfheal run-user checks %8.2f ms\n",
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
     }
     ctx.rule = &r;
     const auto t0 = std::chrono::steady_clock::now();
     r.fn(ctx);
     if (timing)
-      std::fprintf(stderr, "selfheal rule %-9s %8.2f ms\n", r.id,
-                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                       .count());
+      std::fprintf(
+          stderr, "selfheal rule %-9s %8.2f ms\n", r.id,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::vector<Finding> out = std::move(ctx.findings);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {

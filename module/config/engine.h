@@ -32,12 +32,13 @@ struct Finding {
   Severity severity = Severity::warning;
   std::string file;
   int line = 0;
-  std::string vhost;    // label, empty for the main server
+  std::string vhost;  // label, empty for the main server
   std::string message;
   std::string hint;
 };
 std::string finding_json(const Finding& f);  // one line of JSON
-std::string finding_text(const Finding& f);  // "file:line: error TLS-001 [vhost] message (fix: hint)"
+std::string finding_text(
+    const Finding& f);  // "file:line: error TLS-001 [vhost] message (fix: hint)"
 
 struct FileInfo {
   bool exists = false;
@@ -67,8 +68,8 @@ class Environment {
   virtual std::vector<std::string> list_dir(const std::string& path) = 0;  // subdirectory names
   virtual BindResult try_bind(const std::string& host, int port, const std::string& pid_file) = 0;
   virtual std::time_t now() = 0;
-  virtual long open_file_limit() = 0;        // soft RLIMIT_NOFILE, -1 unknown
-  virtual long long memory_bytes() = 0;      // physical memory, -1 unknown
+  virtual long open_file_limit() = 0;    // soft RLIMIT_NOFILE, -1 unknown
+  virtual long long memory_bytes() = 0;  // physical memory, -1 unknown
   virtual std::optional<std::string> find_in_path(const std::string& program) = 0;
 };
 
@@ -100,7 +101,8 @@ inline size_t key_hash(std::string_view k) {
     mix((uint64_t{a} << 32) | b);
   } else if (n) {
     mix((uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-        (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) | static_cast<unsigned char>(p[n - 1]));
+        (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+        static_cast<unsigned char>(p[n - 1]));
   }
   h *= 0x94d049bb133111ebull;
   return static_cast<size_t>(h ^ (h >> 29));
@@ -266,7 +268,7 @@ struct Rule {
   Profile profile;
   Phase phase;
   const char* title;
-  const char* hint;   // default fix hint
+  const char* hint;  // default fix hint
   std::vector<Threshold> thresholds;
   RuleFn fn;
   bool config_test_only = false;  // e.g. bind checks: the live server holds the ports
@@ -278,8 +280,8 @@ bool is_rule_family(std::string_view prefix);  // "TLS" for "TLS-*"
 
 struct Settings {
   Profile profile = Profile::safety;
-  std::unordered_set<std::string> skip;  // rule ids or "FAM-*"
-  std::map<std::string, double> thresholds;  // "RULE-ID:name" -> value
+  std::unordered_set<std::string> skip;                                 // rule ids or "FAM-*"
+  std::map<std::string, double> thresholds;                             // "RULE-ID:name" -> value
   std::unordered_map<int, std::unordered_set<std::string>> vhost_skip;  // vhost -> ids
 };
 bool skip_matches(const std::unordered_set<std::string>& skip, std::string_view rule_id);

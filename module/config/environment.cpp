@@ -78,7 +78,7 @@ const FileInfo& SystemEnvironment::stat_ref(std::string_view path) {
 const FileInfo& SystemEnvironment::stat_of(PathFacts& f, std::string_view path) {
   if (f.stat_done) return f.fi;
   f.stat_done = true;
-  struct stat st{};
+  struct stat st {};
   char buf[512];
   std::string long_path;
   const char* p = buf;
@@ -102,12 +102,14 @@ const FileInfo& SystemEnvironment::stat_of(PathFacts& f, std::string_view path) 
   return f.fi;
 }
 
-FileInfo SystemEnvironment::stat(std::string_view path) { return stat_ref(path); }
+FileInfo SystemEnvironment::stat(std::string_view path) {
+  return stat_ref(path);
+}
 
 bool SystemEnvironment::readonly_fs(const std::string& path) {
   auto it = ro_cache_.find(path);
   if (it != ro_cache_.end()) return it->second;
-  struct statvfs sv{};
+  struct statvfs sv {};
   const bool ro = ::statvfs(path.c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY);
   ro_cache_.emplace(path, ro);
   return ro;
@@ -128,11 +130,10 @@ namespace {
 
 std::optional<bool> decide(const FileInfo& fi, int want, long uid) {
   if (!fi.exists) return false;
-  const unsigned bits = ((want & R_OK) ? 4u : 0u) | ((want & W_OK) ? 2u : 0u) |
-                        ((want & X_OK) ? 1u : 0u);
+  const unsigned bits =
+      ((want & R_OK) ? 4u : 0u) | ((want & W_OK) ? 2u : 0u) | ((want & X_OK) ? 1u : 0u);
   const unsigned u = (fi.mode >> 6) & 7u, g = (fi.mode >> 3) & 7u, o = fi.mode & 7u;
-  if ((u & bits) == bits && (g & bits) == bits && (o & bits) == bits && !(want & W_OK))
-    return true;
+  if ((u & bits) == bits && (g & bits) == bits && (o & bits) == bits && !(want & W_OK)) return true;
   if (fi.uid != uid && (g & bits) != bits && (o & bits) != bits) return false;
   return std::nullopt;
 }
@@ -240,8 +241,7 @@ void SystemEnvironment::prefetch_user_access(const AccessQueries& queries) {
   if (pid == 0) {  // helper: become the run user, answer, _exit (no cleanups)
     ::close(fds[0]);
     const gid_t g = static_cast<gid_t>(gid_);
-    bool ok = user_.empty() ? ::setgroups(1, &g) == 0
-                            : ::initgroups(user_.c_str(), g) == 0;
+    bool ok = user_.empty() ? ::setgroups(1, &g) == 0 : ::initgroups(user_.c_str(), g) == 0;
     ok = ok && ::setgid(g) == 0 && ::setuid(static_cast<uid_t>(uid_)) == 0 &&
          ::getuid() == static_cast<uid_t>(uid_) && (uid_ == 0 || ::setuid(0) != 0);
     if (!ok) ::_exit(3);
@@ -303,8 +303,7 @@ std::vector<std::string> SystemEnvironment::list_dir(const std::string& path) {
   DIR* d = ::opendir(path.c_str());
   if (!d) return out;
   while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-      continue;
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
     bool is_dir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) is_dir = stat(path + "/" + e->d_name).is_dir;
     if (is_dir) out.emplace_back(e->d_name);
@@ -395,10 +394,12 @@ BindResult SystemEnvironment::try_bind(const std::string& host, int port,
   return BindResult::in_use;
 }
 
-std::time_t SystemEnvironment::now() { return std::time(nullptr); }
+std::time_t SystemEnvironment::now() {
+  return std::time(nullptr);
+}
 
 long SystemEnvironment::open_file_limit() {
-  struct rlimit rl{};
+  struct rlimit rl {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
   return rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(rl.rlim_cur);
 }

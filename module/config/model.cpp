@@ -245,7 +245,9 @@ int Model::find_name(std::string_view name) const {
   return lookup_name(name, h, name.size() <= sizeof buf ? buf : nullptr);
 }
 
-int Model::name_id(std::string_view lname) const { return find_name(lname); }
+int Model::name_id(std::string_view lname) const {
+  return find_name(lname);
+}
 
 int Model::intern_name(std::string_view name) {
   char buf[64];
@@ -318,21 +320,22 @@ int Model::add_impl(std::string_view name, std::string_view args, int file, int 
   Word local[8];
   size_t count = 0;
   bool hash_word = false;
-  tokenize(raw, [&](std::string_view w, char q, bool escaped, std::string_view)
-                    __attribute__((always_inline)) {
-    if (__builtin_expect(escaped, 0)) w = unescape_into_arena(w, q);
-    hash_word |= !q && w.front() == '#';  // tokenize() never emits an empty unquoted word
-    if (__builtin_expect(count >= 8, 0)) {
-      if (count == 8) {
-        scratch_.clear();
-        for (const Word& x : local) scratch_.emplace_back(x.p, x.n);
-      }
-      scratch_.push_back(w);
-    } else {
-      local[count] = {w.data(), w.size()};
-    }
-    ++count;
-  });
+  tokenize(
+      raw, [&](std::string_view w, char q, bool escaped,
+               std::string_view) __attribute__((always_inline)) {
+        if (__builtin_expect(escaped, 0)) w = unescape_into_arena(w, q);
+        hash_word |= !q && w.front() == '#';  // tokenize() never emits an empty unquoted word
+        if (__builtin_expect(count >= 8, 0)) {
+          if (count == 8) {
+            scratch_.clear();
+            for (const Word& x : local) scratch_.emplace_back(x.p, x.n);
+          }
+          scratch_.push_back(w);
+        } else {
+          local[count] = {w.data(), w.size()};
+        }
+        ++count;
+      });
   std::string_view* words = arena_.array<std::string_view>(count);
   if (count > 8) {
     for (size_t k = 0; k < count; ++k) words[k] = scratch_[k];
@@ -448,7 +451,8 @@ void Model::finalize() {
   std::string_view last_text;
   Address last_addr;
   auto address = [&](std::string_view text) {
-    if (text.size() != last_text.size() || !same_bytes(text.data(), last_text.data(), text.size())) {
+    if (text.size() != last_text.size() ||
+        !same_bytes(text.data(), last_text.data(), text.size())) {
       last_addr = parse_address(text, lower_of, this);
       last_text = text;
     }
@@ -550,7 +554,9 @@ bool Model::has_module(std::string_view short_name) const {
   return false;
 }
 
-bool Model::threaded_mpm() const { return mpm_ == "event" || mpm_ == "worker"; }
+bool Model::threaded_mpm() const {
+  return mpm_ == "event" || mpm_ == "worker";
+}
 
 const std::string& Model::file_of(int d) const {
   static const std::string* const kNone = new std::string;

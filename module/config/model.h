@@ -35,7 +35,8 @@ class Arena {
   Arena& operator=(Arena&&) noexcept = default;
   // Inline fast path: a bump of the current chunk; a new chunk only when it is full.
   void* alloc(size_t bytes, size_t align) {
-    const uintptr_t at = (reinterpret_cast<uintptr_t>(cur_) + (align - 1)) & ~(uintptr_t{align} - 1);
+    const uintptr_t at =
+        (reinterpret_cast<uintptr_t>(cur_) + (align - 1)) & ~(uintptr_t{align} - 1);
     if (cur_ && at + bytes <= reinterpret_cast<uintptr_t>(end_)) {
       cur_ = reinterpret_cast<char*>(at + bytes);
       return reinterpret_cast<void*>(at);
@@ -65,11 +66,11 @@ struct Directive {
   std::string_view raw_args;  // argument text as httpd stored it (section: without '>')
   std::span<const std::string_view> args;  // raw_args split like ap_getword_conf()
   std::span<const int> children;           // set by finalize(), document order
-  int name_id = -1;      // interned lname (Model::name_id())
-  int file = -1;         // index into Model::files
+  int name_id = -1;                        // interned lname (Model::name_id())
+  int file = -1;                           // index into Model::files
   int line = 0;
-  int parent = -1;       // index into Model::dirs, -1 for top level
-  int vhost = -1;        // index into Model::vhosts, -1 = main server
+  int parent = -1;  // index into Model::dirs, -1 for top level
+  int vhost = -1;   // index into Model::vhosts, -1 = main server
   bool section = false;
   bool hash_word = false;  // an unquoted argument starts with '#' (SYN-001 looks closer)
 };
@@ -107,12 +108,12 @@ class Model {
   std::vector<std::string> modules;  // module source names, e.g. "mod_ssl.c", "event.c"
   std::string mpm;                   // "event", "worker", "prefork" ("" = derive from modules)
   std::string server_root = "/etc/apache2";
-  std::string run_user;              // name; empty = unknown
-  long run_uid = -1, run_gid = -1;   // -1 = unknown
-  std::string pid_file;              // absolute; empty = derive from PidFile
-  std::string runtime_dir;           // DefaultRuntimeDir, absolute; empty = derive
-  std::string coredump_dir;          // absolute; empty = derive from CoreDumpDirectory
-  long open_fds = -1;                // descriptors open in the parent (post-config), -1 unknown
+  std::string run_user;             // name; empty = unknown
+  long run_uid = -1, run_gid = -1;  // -1 = unknown
+  std::string pid_file;             // absolute; empty = derive from PidFile
+  std::string runtime_dir;          // DefaultRuntimeDir, absolute; empty = derive
+  std::string coredump_dir;         // absolute; empty = derive from CoreDumpDirectory
+  long open_fds = -1;               // descriptors open in the parent (post-config), -1 unknown
   // Directive names every loaded module accepts (lower case); empty = unknown.
   std::unordered_set<std::string> known_directives;
 
@@ -139,7 +140,7 @@ class Model {
   std::vector<Listen> listens;
 
   const std::vector<int>& all(std::string_view lname) const;  // every directive with that name
-  int name_id(std::string_view lname) const;                    // -1 = no such directive
+  int name_id(std::string_view lname) const;                  // -1 = no such directive
   bool has_module(std::string_view short_name) const;  // "ssl" matches mod_ssl.c / ssl_module
   bool threaded_mpm() const;
   const std::string& effective_mpm() const { return mpm_; }
@@ -181,19 +182,19 @@ class Model {
   std::string_view unescape_into_arena(std::string_view word, char quote);
 
   Arena arena_;
-  std::vector<std::string_view> names_;          // id -> lower-case name
+  std::vector<std::string_view> names_;  // id -> lower-case name
   struct NameSlot {
     uint32_t hash = 0;
     uint32_t id = 0;  // id + 1, 0 = empty
   };
-  std::vector<NameSlot> name_slots_;             // open addressing on lower-case FNV-1a
-  std::vector<std::vector<int>> by_name_;        // id -> directives, document order
-  std::vector<int> name_count_;                  // id -> directives added with that name
-  std::vector<int> open_;                        // ancestors of the last added directive, and it
-  bool preorder_ = true;                         // every directive added in document order
-  std::vector<int> main_last_;                   // id -> last main-server-level directive
-  std::vector<int> child_ids_;                   // storage of Directive::children
-  std::vector<std::string_view> scratch_;        // split_args scratch
+  std::vector<NameSlot> name_slots_;       // open addressing on lower-case FNV-1a
+  std::vector<std::vector<int>> by_name_;  // id -> directives, document order
+  std::vector<int> name_count_;            // id -> directives added with that name
+  std::vector<int> open_;                  // ancestors of the last added directive, and it
+  bool preorder_ = true;                   // every directive added in document order
+  std::vector<int> main_last_;             // id -> last main-server-level directive
+  std::vector<int> child_ids_;             // storage of Directive::children
+  std::vector<std::string_view> scratch_;  // split_args scratch
   struct SpellSlot {
     std::string_view spelling;  // exact spelling (stable memory) -> id
     int id = -1;
@@ -209,7 +210,9 @@ std::vector<std::string> split_args(std::string_view raw, std::vector<bool>* quo
 
 std::string to_lower(std::string_view s);
 // isspace() in the "C" locale, without the call (the text parser and the word splitter).
-inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+inline bool is_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 bool iequals(std::string_view a, std::string_view b);
 
 // Builds a model from httpd-style configuration text (no Include/IfModule

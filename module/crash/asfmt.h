@@ -22,7 +22,7 @@ struct TextBuf {
   void ch(char c) noexcept { put(&c, 1); }
   void dec(int64_t v) noexcept;
   void udec(uint64_t v) noexcept;
-  void hex(uint64_t v) noexcept;  // "0x" followed by lowercase digits, no padding
+  void hex(uint64_t v) noexcept;                  // "0x" followed by lowercase digits, no padding
   void udec_pad(uint64_t v, int width) noexcept;  // zero-padded decimal
 };
 
@@ -30,7 +30,7 @@ struct TextBuf {
 size_t cstr_len(const char* s) noexcept;
 size_t cstr_nlen(const char* s, size_t max) noexcept;
 bool ascii_iequal(const char* a, size_t an, const char* b) noexcept;  // b is NUL-terminated
-void cstr_copy(char* dst, size_t cap, const char* src) noexcept;       // truncating, NUL-terminated
+void cstr_copy(char* dst, size_t cap, const char* src) noexcept;      // truncating, NUL-terminated
 const char* path_basename(const char* path) noexcept;
 
 // Writes "0x" and lowercase hex digits into out (>= 19 bytes), NUL-terminated; returns length.
@@ -38,8 +38,8 @@ size_t format_hex(uint64_t v, char* out) noexcept;
 
 struct CivilTime {
   int64_t year;
-  int month;    // 1..12
-  int day;      // 1..31
+  int month;  // 1..12
+  int day;    // 1..31
   int hour, minute, second;
   int usec;
   int weekday;  // 0 = Sunday

@@ -18,9 +18,9 @@
 #include "crash/request_json.h"
 #include "crash/request_key.h"
 #include "crash/safe_read.h"
+#include "crash/signature.h"
 #include "crash/state.h"
 #include "crash/unwind.h"
-#include "crash/signature.h"
 
 namespace selfheal::crash {
 namespace {
@@ -36,9 +36,9 @@ constexpr int64_t kReopenAfterUs = 1'000'000;
 Installed g_cfg;
 struct sigaction g_prev[kNumSignals];
 std::atomic<bool> g_installed{false};
-std::atomic<long> g_owner{0};  // tid of the thread writing a record; 0: none
-std::atomic<uint64_t> g_handed{0};  // bit per signal: a crash gave it back to the previous action
-std::atomic<bool> g_done{false};  // the owner has chained to an action that ends the process
+std::atomic<long> g_owner{0};         // tid of the thread writing a record; 0: none
+std::atomic<uint64_t> g_handed{0};    // bit per signal: a crash gave it back to the previous action
+std::atomic<bool> g_done{false};      // the owner has chained to an action that ends the process
 std::atomic<int64_t> g_handed_us{0};  // when the owner handed its crash to a previous handler
 static_assert(std::atomic<int64_t>::is_always_lock_free && std::atomic<long>::is_always_lock_free,
               "the signal handler needs lock-free atomics");
@@ -48,8 +48,8 @@ std::atomic<uint64_t> g_written{0}, g_dropped{0}, g_folded{0};
 alignas(64) char g_record[kMaxRecordBytes];
 Backtrace g_bt;
 RequestBrief g_brief;
-RequestKey g_key;          // the request's quarantine key and strings for CrashSummary
-char g_top_frame[128];     // "mod_x.so+0x1a2b" for CrashSummary
+RequestKey g_key;       // the request's quarantine key and strings for CrashSummary
+char g_top_frame[128];  // "mod_x.so+0x1a2b" for CrashSummary
 char g_line[2048];
 
 // Fold limiter: per signature, records written in the current window and records folded
@@ -70,10 +70,12 @@ int index_of(int signo) noexcept {
   return -1;
 }
 
-long sys_gettid() noexcept { return syscall(SYS_gettid); }
+long sys_gettid() noexcept {
+  return syscall(SYS_gettid);
+}
 
 int64_t now_us(clockid_t clock) noexcept {
-  struct timespec ts{};
+  struct timespec ts {};
   clock_gettime(clock, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
@@ -287,7 +289,7 @@ void report(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
     f.cfg = &g_cfg;
     bool truncated = false;
     size_t len = build_record(f, g_record, sizeof g_record, &truncated);
-    struct stat st{};
+    struct stat st {};
     if (g_cfg.max_log_bytes && fstat(g_cfg.crash_fd, &st) == 0 &&
         static_cast<uint64_t>(st.st_size) + len > g_cfg.max_log_bytes) {
       g_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -356,7 +358,7 @@ bool run_action(int signo, siginfo_t* info, ucontext_t* uc, const struct sigacti
 // Runs the action saved at install(). Async-signal-safe.
 bool chain(int signo, siginfo_t* info, ucontext_t* uc) noexcept {
   int i = index_of(signo);
-  struct sigaction dfl{};
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   return run_action(signo, info, uc, i >= 0 ? g_prev[i] : dfl);
 }
@@ -405,7 +407,7 @@ void on_signal(int signo, siginfo_t* info, void* ucv) noexcept {
     // A fault inside the handler on this thread. Inside the unwinder: abandon the unwind and
     // go on writing (does not return). Anywhere else: the default action, no more reporting.
     unwind_recover();
-    struct sigaction dfl{};
+    struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     run_action(signo, info, uc, dfl);
   } else {
@@ -432,7 +434,9 @@ bool is_ours(const struct sigaction& sa) noexcept {
 }  // namespace
 
 // Async-signal-safe.
-Installed& installed() noexcept { return g_cfg; }
+Installed& installed() noexcept {
+  return g_cfg;
+}
 
 // NOT async-signal-safe (localtime_r may read the time zone file).
 void set_installed(const Config& cfg) noexcept {
@@ -455,7 +459,7 @@ void set_installed(const Config& cfg) noexcept {
   c.fold = cfg.fold;
   c.key_parts = cfg.key_parts;
   time_t now = time(nullptr);
-  struct tm tm{};
+  struct tm tm {};
   if (localtime_r(&now, &tm)) c.gmtoff = tm.tm_gmtoff;
   long pg = sysconf(_SC_PAGESIZE);
   c.page_size = pg > 0 ? pg : 4096;
@@ -473,7 +477,7 @@ int install(const Config& cfg) noexcept {
   modules_snapshot();
   unwind_warm_up();
   if (!thread_entry()) return ENOMEM;  // the installing thread gets its alternate stack
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&sa.sa_mask);
@@ -495,7 +499,7 @@ int install(const Config& cfg) noexcept {
 void uninstall() noexcept {
   if (!g_installed.exchange(false)) return;
   for (int i = 0; i < kNumSignals; ++i) {
-    struct sigaction cur{};
+    struct sigaction cur {};
     if (sigaction(kSignals[i], nullptr, &cur) == 0 && is_ours(cur))
       sigaction(kSignals[i], &g_prev[i], nullptr);
   }
@@ -507,7 +511,7 @@ int replaced_handler() noexcept {
   const uint64_t handed = g_handed.load(std::memory_order_acquire);
   for (int s : kSignals) {
     if (handed & (1ull << s)) continue;
-    struct sigaction cur{};
+    struct sigaction cur {};
     if (sigaction(s, nullptr, &cur) == 0 && !is_ours(cur)) return s;
   }
   return 0;

@@ -80,7 +80,9 @@ void JsonWriter::end_array() noexcept {
   if (!failed_) --depth_;
 }
 
-void JsonWriter::key(const char* k) noexcept { key(k, cstr_len(k), static_cast<size_t>(-1)); }
+void JsonWriter::key(const char* k) noexcept {
+  key(k, cstr_len(k), static_cast<size_t>(-1));
+}
 
 void JsonWriter::null() noexcept {
   before_value();
@@ -219,13 +221,27 @@ void JsonWriter::escaped(const char* s, size_t n) noexcept {
       }
     }
     switch (c) {
-      case '"': put("\\\"", 2); break;
-      case '\\': put("\\\\", 2); break;
-      case '\n': put("\\n", 2); break;
-      case '\r': put("\\r", 2); break;
-      case '\t': put("\\t", 2); break;
-      case '\b': put("\\b", 2); break;
-      case '\f': put("\\f", 2); break;
+      case '"':
+        put("\\\"", 2);
+        break;
+      case '\\':
+        put("\\\\", 2);
+        break;
+      case '\n':
+        put("\\n", 2);
+        break;
+      case '\r':
+        put("\\r", 2);
+        break;
+      case '\t':
+        put("\\t", 2);
+        break;
+      case '\b':
+        put("\\b", 2);
+        break;
+      case '\f':
+        put("\\f", 2);
+        break;
       default:
         if (c < 0x20 || c >= 0x7F) {
           char e[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};

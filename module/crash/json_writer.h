@@ -35,9 +35,9 @@ class JsonWriter {
   void boolean(bool v) noexcept;
   void i64(int64_t v) noexcept;
   void u64(uint64_t v) noexcept;
-  void hex(uint64_t v) noexcept;                 // "0x1f" (a string)
+  void hex(uint64_t v) noexcept;                        // "0x1f" (a string)
   void hex_bytes(const uint8_t* p, size_t n) noexcept;  // "0a1b..." (a string)
-  void str(const char* s) noexcept;              // null pointer writes null
+  void str(const char* s) noexcept;                     // null pointer writes null
   // Writes s[0..n) as a string, cut to at most max_bytes of input (with "…" appended).
   void str(const char* s, size_t n, size_t max_bytes) noexcept;
 

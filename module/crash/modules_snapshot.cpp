@@ -15,7 +15,9 @@ namespace {
 ModuleInfo g_modules[kMaxModules];
 std::atomic<size_t> g_count{0};
 
-size_t align4(size_t v) noexcept { return (v + 3) & ~static_cast<size_t>(3); }
+size_t align4(size_t v) noexcept {
+  return (v + 3) & ~static_cast<size_t>(3);
+}
 
 // Finds NT_GNU_BUILD_ID in one PT_NOTE segment (memory of a loaded object: always mapped).
 bool read_build_id(const char* p, size_t size, ModuleInfo* m) noexcept {
@@ -26,8 +28,8 @@ bool read_build_id(const char* p, size_t size, ModuleInfo* m) noexcept {
     size_t desc_off = name_off + align4(nh->n_namesz);
     size_t next = desc_off + align4(nh->n_descsz);
     if (next > size || next <= off) return false;
-    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-        p[name_off] == 'G' && p[name_off + 1] == 'N' && p[name_off + 2] == 'U') {
+    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && p[name_off] == 'G' &&
+        p[name_off + 1] == 'N' && p[name_off + 2] == 'U') {
       size_t n = nh->n_descsz < kMaxBuildId ? nh->n_descsz : kMaxBuildId;
       for (size_t i = 0; i < n; ++i) m->build_id[i] = static_cast<uint8_t>(p[desc_off + i]);
       m->build_id_len = static_cast<uint8_t>(n);
@@ -80,7 +82,9 @@ size_t modules_snapshot() noexcept {
   return n;
 }
 
-size_t modules_count() noexcept { return g_count.load(std::memory_order_acquire); }
+size_t modules_count() noexcept {
+  return g_count.load(std::memory_order_acquire);
+}
 
 const ModuleInfo* module_at(size_t i) noexcept {
   return i < modules_count() ? &g_modules[i] : nullptr;

@@ -61,10 +61,10 @@ void write_registers(JsonWriter& w, const ucontext_t* uc) noexcept {
   static const struct {
     const char* name;
     int index;
-  } kRegs[] = {{"rip", REG_RIP}, {"rsp", REG_RSP}, {"rbp", REG_RBP}, {"rax", REG_RAX},
-               {"rbx", REG_RBX}, {"rcx", REG_RCX}, {"rdx", REG_RDX}, {"rsi", REG_RSI},
-               {"rdi", REG_RDI}, {"r8", REG_R8},   {"r9", REG_R9},   {"r10", REG_R10},
-               {"r11", REG_R11}, {"r12", REG_R12}, {"r13", REG_R13}, {"r14", REG_R14},
+  } kRegs[] = {{"rip", REG_RIP}, {"rsp", REG_RSP},   {"rbp", REG_RBP}, {"rax", REG_RAX},
+               {"rbx", REG_RBX}, {"rcx", REG_RCX},   {"rdx", REG_RDX}, {"rsi", REG_RSI},
+               {"rdi", REG_RDI}, {"r8", REG_R8},     {"r9", REG_R9},   {"r10", REG_R10},
+               {"r11", REG_R11}, {"r12", REG_R12},   {"r13", REG_R13}, {"r14", REG_R14},
                {"r15", REG_R15}, {"eflags", REG_EFL}};
   for (const auto& r : kRegs) reg(w, r.name, static_cast<uint64_t>(g[r.index]));
 #elif defined(__aarch64__)
@@ -311,7 +311,8 @@ size_t build_record(const RecordFacts& f, char* buf, size_t cap, bool* truncated
   ConnSlot* slot = f.self ? f.self->conn.load(std::memory_order_acquire) : nullptr;
   auto m = w.mark();
   w.key("request");
-  write_request(w, slot, cfg.redact, f.time_us, -1, &cut, f.bt ? phase_of(*f.bt, cfg) : Phase::kNone);
+  write_request(w, slot, cfg.redact, f.time_us, -1, &cut,
+                f.bt ? phase_of(*f.bt, cfg) : Phase::kNone);
   if (w.failed()) {
     w.rollback(m);
     cut = true;

@@ -23,8 +23,8 @@ struct RecordFacts {
   long pid = 0, ppid = 0, tid = 0;
   const Backtrace* bt = nullptr;
   uint64_t signature = 0;
-  const ThreadEntry* self = nullptr;      // the crashing thread's entry, or null
-  const ThreadEntry* entries = nullptr;   // the registry, for in_flight
+  const ThreadEntry* self = nullptr;     // the crashing thread's entry, or null
+  const ThreadEntry* entries = nullptr;  // the registry, for in_flight
   size_t n_entries = 0;
   uint64_t folded = 0;
   const Installed* cfg = nullptr;

@@ -10,8 +10,8 @@
 
 namespace selfheal::crash {
 
-inline constexpr size_t kMaxPathBytes = 2048;     // path, filename
-inline constexpr size_t kMaxFieldBytes = 512;     // other strings, header values
+inline constexpr size_t kMaxPathBytes = 2048;  // path, filename
+inline constexpr size_t kMaxFieldBytes = 512;  // other strings, header values
 inline constexpr size_t kMaxHeaderKeyBytes = 128;
 inline constexpr int kMaxHeaders = 100;
 inline constexpr int kMaxInFlight = 64;

@@ -13,8 +13,8 @@ namespace selfheal::crash {
 
 struct RequestKey {
   bool present = false;
-  uint64_t hash = 0;                // 0: no request
-  char text[kShmKeyChars] = {};     // the key text (cut to fit)
+  uint64_t hash = 0;             // 0: no request
+  char text[kShmKeyChars] = {};  // the key text (cut to fit)
   char method[kShmMethodChars] = {};
   char vhost[kShmVhostChars] = {};  // "server_hostname:port" (":port" left out for port 0)
 };

@@ -72,7 +72,9 @@ void safe_read_force_pipe(bool on) noexcept {
   g_force_pipe.store(on);
 }
 
-bool safe_read_used_pipe() noexcept { return g_used_pipe.load(std::memory_order_relaxed); }
+bool safe_read_used_pipe() noexcept {
+  return g_used_pipe.load(std::memory_order_relaxed);
+}
 
 size_t safe_read(void* dst, const void* src, size_t n) noexcept {
   if (!src || !dst) return 0;
@@ -85,8 +87,8 @@ size_t safe_read(void* dst, const void* src, size_t n) noexcept {
     char* d = static_cast<char*>(dst) + done;
     const void* s = reinterpret_cast<const void*>(a);
     size_t got = 0;
-    bool pipe = g_force_pipe.load(std::memory_order_relaxed) ||
-                g_vm_broken.load(std::memory_order_relaxed);
+    bool pipe =
+        g_force_pipe.load(std::memory_order_relaxed) || g_vm_broken.load(std::memory_order_relaxed);
     if (!pipe) {
       bool refused = false;
       got = read_chunk_vm(d, s, chunk, &refused);

@@ -25,9 +25,8 @@ bool starts_with(const char* s, const char* prefix) noexcept {
 bool signature_skips_module(const char* module) noexcept {
   if (!module || !*module) return true;
   const char* b = base_name(module);
-  static const char* const kSkipped[] = {"libc.so",   "libc-",         "ld-linux",
-                                         "libpthread", "libgcc_s",      "libunwind",
-                                         "linux-vdso", "mod_selfheal.so"};
+  static const char* const kSkipped[] = {"libc.so",  "libc-",     "ld-linux",   "libpthread",
+                                         "libgcc_s", "libunwind", "linux-vdso", "mod_selfheal.so"};
   for (const char* s : kSkipped)
     if (starts_with(b, s)) return true;
   return false;

@@ -30,7 +30,7 @@ struct Installed {
   unsigned fold_window_s = 60;
   FoldCallback fold = nullptr;
   uint32_t key_parts = 7;
-  long gmtoff = 0;      // local time offset at install(), for the error-log stamp
+  long gmtoff = 0;  // local time offset at install(), for the error-log stamp
   long page_size = 4096;
 };
 

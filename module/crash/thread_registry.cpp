@@ -100,8 +100,8 @@ void setup_altstack(ThreadEntry* e) noexcept {
   long min = sysconf(_SC_SIGSTKSZ);
   if (min > 0 && static_cast<size_t>(min) * 4 > size)
     size = (static_cast<size_t>(min) * 4 + guard - 1) / guard * guard;
-  void* p = mmap(nullptr, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                 -1, 0);
+  void* p = mmap(nullptr, size + guard, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) return;
   if (mprotect(p, guard, PROT_NONE) != 0) {
     munmap(p, size + guard);
@@ -121,14 +121,18 @@ void setup_altstack(ThreadEntry* e) noexcept {
 
 }  // namespace
 
-ThreadEntry* registry_entries() noexcept { return g_entries; }
+ThreadEntry* registry_entries() noexcept {
+  return g_entries;
+}
 
 size_t registry_count() noexcept {
   size_t n = g_next.load(std::memory_order_acquire);
   return n < kMaxThreads ? n : kMaxThreads;
 }
 
-ThreadEntry* current_entry() noexcept { return t_entry; }
+ThreadEntry* current_entry() noexcept {
+  return t_entry;
+}
 
 ThreadEntry* thread_entry() noexcept {
   if (t_entry) return t_entry;

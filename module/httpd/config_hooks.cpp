@@ -18,12 +18,12 @@
 #include <cstring>
 #include <string>
 
+#include "config/directive_args.h"
+#include "config/engine.h"
+#include "config/model.h"
 #include "config_hooks.h"
 #include "glue.h"
 #include "shm_glue.h"  // selfheal-status: status_note_findings
-#include "config/model.h"
-#include "config/directive_args.h"
-#include "config/engine.h"
 
 #include "apr_strings.h"
 #include "http_core.h"
@@ -97,18 +97,24 @@ const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* n
 
 int level_of(Severity s) {
   switch (s) {
-    case Severity::error: return APLOG_ERR;
-    case Severity::warning: return APLOG_WARNING;
-    case Severity::info: return APLOG_NOTICE;
+    case Severity::error:
+      return APLOG_ERR;
+    case Severity::warning:
+      return APLOG_WARNING;
+    case Severity::info:
+      return APLOG_NOTICE;
   }
   return APLOG_NOTICE;
 }
 
 const char* id_of(Severity s) {
   switch (s) {
-    case Severity::error: return "SELFHEAL0301";
-    case Severity::warning: return "SELFHEAL0302";
-    case Severity::info: return "SELFHEAL0303";
+    case Severity::error:
+      return "SELFHEAL0301";
+    case Severity::warning:
+      return "SELFHEAL0302";
+    case Severity::info:
+      return "SELFHEAL0303";
   }
   return "SELFHEAL0303";
 }
@@ -118,8 +124,8 @@ const char* id_of(Severity s) {
 void log_findings(const std::vector<Finding>& fs, server_rec* s, bool startup) {
   for (const Finding& f : fs) {
     const std::string text = selfheal::cfg::finding_text(f);
-    ap_log_error(APLOG_MARK, (startup ? APLOG_STARTUP : 0) | level_of(f.severity), 0, s,
-                 "%s: %s", id_of(f.severity), text.c_str());
+    ap_log_error(APLOG_MARK, (startup ? APLOG_STARTUP : 0) | level_of(f.severity), 0, s, "%s: %s",
+                 id_of(f.severity), text.c_str());
   }
 }
 
@@ -200,9 +206,9 @@ int do_check_config(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* s) {
   const auto t0 = std::chrono::steady_clock::now();
   const selfheal::cfg::Model& m = config_model(pconf, ptemp);
   if (std::getenv("SELFHEAL_RULE_TIMING"))  // the wait for the pre_config thread, mostly
-    std::fprintf(stderr, "selfheal model (%zu directives) ready after %8.2f ms\n", m.dirs.size(),
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    std::fprintf(
+        stderr, "selfheal model (%zu directives) ready after %8.2f ms\n", m.dirs.size(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   const Mode mode = validate_mode(m);
   if (!test && mode == Mode::off) {
     status_note_findings(s, {}, true);  // selfheal-status: none for the running config
@@ -278,7 +284,7 @@ int do_post_config(apr_pool_t* pconf, apr_pool_t* ptemp, server_rec* s) {
   const std::vector<Finding> post = selfheal::cfg::run_rules(m, env, opt);
   log_findings(post, s, false);
   status_note_findings(s, post, false);  // selfheal-status: added to check_config's
-  return OK;  // never fatal: logs and listeners are already open
+  return OK;                             // never fatal: logs and listeners are already open
 }
 
 // Starts building the model beside httpd's processing of the tree (config_prebuild.cpp).
@@ -320,22 +326,28 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
 
 }  // namespace
 
-const command_rec* config_cmds() noexcept { return selfheal_config_cmds; }
+const command_rec* config_cmds() noexcept {
+  return selfheal_config_cmds;
+}
 
 }  // namespace selfheal::glue
 
-
 const command_rec selfheal_config_cmds[] = {
-    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate),
+                  nullptr, RSRC_CONF | ACCESS_CONF,
                   "warn (default: log findings at start), enforce (refuse to start on an error "
                   "finding) or off (no checks at start/restart; httpd -t still checks)"),
-    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile),
+                  nullptr, RSRC_CONF | ACCESS_CONF,
                   "safety (default) or hardening (adds the CIS-style rules)"),
-    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr,
+                    RSRC_CONF | ACCESS_CONF,
                     "one or more rule ids (TLS-001) or families (TLS-*) not to report, for the "
                     "server or this virtual host"),
-    AP_INIT_TAKE3("SelfHealRuleThreshold", reinterpret_cast<cmd_func>(&selfheal::glue::set_threshold), nullptr,
-                  RSRC_CONF | ACCESS_CONF, "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
+    AP_INIT_TAKE3("SelfHealRuleThreshold",
+                  reinterpret_cast<cmd_func>(&selfheal::glue::set_threshold), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -10,7 +10,7 @@
 namespace selfheal::cfg {
 class Model;
 class SystemEnvironment;
-}
+}  // namespace selfheal::cfg
 
 // The validation directives, {NULL}-terminated: SelfHealValidate, SelfHealProfile,
 // SelfHealSkip, SelfHealRuleThreshold. Constant-initialized (no dynamic initializer),
@@ -24,7 +24,9 @@ namespace selfheal::glue {
 
 // Same as above, in the style of crash_cmds()/register_crash_hooks() (glue.h).
 const command_rec* config_cmds() noexcept;
-inline void register_config_hooks(apr_pool_t* p) noexcept { selfheal_config_register_hooks(p); }
+inline void register_config_hooks(apr_pool_t* p) noexcept {
+  selfheal_config_register_hooks(p);
+}
 
 // The model's parts, by when httpd has them (config_walk.cpp; each throws only
 // std::bad_alloc):

@@ -30,9 +30,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "config_hooks.h"
-#include "config/model.h"
 #include "config/engine.h"
+#include "config/model.h"
+#include "config_hooks.h"
 
 #include "apr_pools.h"
 
@@ -43,11 +43,11 @@ struct Prebuild {
   std::unique_ptr<selfheal::cfg::Model> model;  // this generation's, once started or built
   std::unique_ptr<selfheal::cfg::SystemEnvironment> env;  // check_config's, paths stat()ed
   const ap_directive_t* root = nullptr;
-  bool failed = false;     // the thread's walk threw
-  std::string error;       // and said this (may stay empty)
+  bool failed = false;  // the thread's walk threw
+  std::string error;    // and said this (may stay empty)
   pthread_t thread{};
-  bool running = false;    // a thread to join
-  bool facts = false;      // add_server_facts() done
+  bool running = false;        // a thread to join
+  bool facts = false;          // add_server_facts() done
   apr_pool_t* pool = nullptr;  // the pconf our pre-cleanup is registered on
 };
 Prebuild g;  // the main thread's; until joined, the thread uses model, env, root, failed, error
@@ -89,7 +89,9 @@ apr_status_t release(void*) noexcept {
   return APR_SUCCESS;
 }
 
-void at_exit() noexcept { finish_model_build(); }
+void at_exit() noexcept {
+  finish_model_build();
+}
 
 // A new, empty model for this generation (modules and MPM filled in), with the
 // pre-cleanup on pconf in place. The cleanup stays when the model goes early
@@ -131,7 +133,9 @@ void finish_model_build() noexcept {
   g.running = false;
 }
 
-void release_model() noexcept { reset(); }
+void release_model() noexcept {
+  reset();
+}
 
 selfheal::cfg::Model& config_model(apr_pool_t* pconf, apr_pool_t* ptemp) {
   finish_model_build();

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "config_hooks.h"
 #include "config/model.h"
+#include "config_hooks.h"
 
 #include "ap_mpm.h"
 #include "http_main.h"
@@ -49,8 +49,8 @@ struct Walker {
     int parent = -1;
     while (d) {
       if (d->directive) {
-        const int idx = m.add_borrowed(d->directive, d->args ? d->args : "",
-                                       file(d->filename), d->line_num, parent);
+        const int idx = m.add_borrowed(d->directive, d->args ? d->args : "", file(d->filename),
+                                       d->line_num, parent);
         if (d->first_child) {
           open.push_back(parent);
           parent = idx;
@@ -78,7 +78,8 @@ std::string base_name(const char* n) {
 }  // namespace
 
 void add_module_facts(selfheal::cfg::Model& m) {
-  for (module** mp = ap_loaded_modules; mp && *mp; ++mp) m.modules.push_back(base_name((*mp)->name));
+  for (module** mp = ap_loaded_modules; mp && *mp; ++mp)
+    m.modules.push_back(base_name((*mp)->name));
   if (const char* mpm = ap_show_mpm()) m.mpm = mpm;
 }
 

@@ -270,7 +270,9 @@ void suspend_connection(conn_rec* c, request_rec*) noexcept {
   }
 }
 
-void resume_connection(conn_rec* c, request_rec*) noexcept { (void)process_connection(c); }
+void resume_connection(conn_rec* c, request_rec*) noexcept {
+  (void)process_connection(c);
+}
 
 apr_status_t request_gone(void* data) noexcept {
   auto* slot = static_cast<ConnSlot*>(data);

@@ -76,15 +76,20 @@ const char* global_only(cmd_parms* cmd) noexcept {
   return err ? apr_pstrcat(cmd->pool, err, "; ", dargs::kMainServerOnly, nullptr) : nullptr;
 }
 
-CrashSettings& crash_settings() noexcept { return g_crash; }
-void reset_crash_settings() noexcept { g_crash = CrashSettings{}; }
+CrashSettings& crash_settings() noexcept {
+  return g_crash;
+}
+void reset_crash_settings() noexcept {
+  g_crash = CrashSettings{};
+}
 
 const command_rec* crash_cmds() noexcept {
   static const command_rec cmds[] = {
       AP_INIT_TAKE1("SelfHealCrashLog", as_cmd(set_crash_log), nullptr, RSRC_CONF | ACCESS_CONF,
                     "the crash log file, relative to ServerRoot (default "
                     "logs/selfheal_crash.log); opened by the parent as root"),
-      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr, RSRC_CONF | ACCESS_CONF,
+      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr,
+                    RSRC_CONF | ACCESS_CONF,
                     "the size at which the crash log stops growing: 64K..1T or unlimited "
                     "(default 64M); dropped records are counted"),
       AP_INIT_TAKE1("SelfHealRedact", as_cmd(set_redact), nullptr, RSRC_CONF | ACCESS_CONF,

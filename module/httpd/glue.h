@@ -22,7 +22,7 @@ inline cmd_func as_cmd(F f) noexcept {
 // Global (main-server) settings of the crash capture. Reset in pre_config, filled by the
 // directives of the configuration being read. Trivially destructible on purpose.
 struct CrashSettings {
-  const char* crash_log = nullptr;     // absolute; default ServerRoot/logs/selfheal_crash.log
+  const char* crash_log = nullptr;  // absolute; default ServerRoot/logs/selfheal_crash.log
   uint64_t max_log_bytes = 64ull << 20;
   bool redact = true;
   bool capture = true;

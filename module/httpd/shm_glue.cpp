@@ -11,10 +11,10 @@
 
 #include <cstring>
 
-#include "shm/table_layout.h"
 #include "crash/asfmt.h"
 #include "crash/names.h"
 #include "crash/signature.h"
+#include "shm/table_layout.h"
 #include "shm_glue.h"
 
 #include "ap_mpm.h"
@@ -50,8 +50,8 @@ ShmSettings g_settings;
 ShmTable*& g_table = detail::g_shm_table;  // set by the parent, inherited by the children
 apr_shm_t* g_shm = nullptr;
 uint32_t g_generation = 0;
-long g_gmtoff = 0;             // for the diagnosis line's stamp (child_init)
-char g_diag_findings[3072];    // the findings part of the diagnosis, formatted in child_init
+long g_gmtoff = 0;           // for the diagnosis line's stamp (child_init)
+char g_diag_findings[3072];  // the findings part of the diagnosis, formatted in child_init
 char g_diag_line[4096];
 
 // ---- the crash handler's callbacks (async-signal-safe) -----------------------------------
@@ -130,8 +130,8 @@ apr_status_t create_segment(apr_pool_t* pp, server_rec* s, size_t bytes, ShmHold
   h->file = nullptr;
   apr_status_t rv = apr_shm_create(&h->shm, bytes, nullptr, pp);
   if (rv == APR_ENOTIMPL) {  // no anonymous shared memory: a file in DefaultRuntimeDir
-    h->file = ap_runtime_dir_relative(pp, apr_psprintf(pp, "selfheal-shm.%ld",
-                                                       static_cast<long>(getpid())));
+    h->file = ap_runtime_dir_relative(
+        pp, apr_psprintf(pp, "selfheal-shm.%ld", static_cast<long>(getpid())));
     if (!h->file) return APR_EBADPATH;
     apr_shm_remove(h->file, pp);
     rv = apr_shm_create(&h->shm, bytes, h->file, pp);
@@ -261,7 +261,7 @@ void child_init(apr_pool_t*, server_rec* s) noexcept {
   }
   g_table = shm_table_attach(apr_shm_baseaddr_get(g_shm));  // inherited mapping, re-validated
   time_t now = time(nullptr);
-  struct tm tm{};
+  struct tm tm {};
   if (localtime_r(&now, &tm)) g_gmtoff = tm.tm_gmtoff;
   format_diag_findings(s);
 }
@@ -269,7 +269,9 @@ void child_init(apr_pool_t*, server_rec* s) noexcept {
 }  // namespace
 
 ShmTable* detail::g_shm_table = nullptr;
-ShmSettings& shm_settings() noexcept { return g_settings; }
+ShmSettings& shm_settings() noexcept {
+  return g_settings;
+}
 
 void* create_server_config(apr_pool_t* p, server_rec*) noexcept {
   return apr_pcalloc(p, sizeof(ServerConfig));

@@ -26,10 +26,10 @@ namespace selfheal::glue {
 
 // Settings of the directives (server-wide), reset in pre_config. Trivially destructible.
 struct ShmSettings {
-  QuarantinePolicy policy;             // SelfHealQuarantine, SelfHealQuarantineDuration
-  uint32_t key_parts = kKeyDefault;    // SelfHealQuarantineKey
-  uint32_t quarantine_slots = 256;     // SelfHealQuarantineSlots
-  uint32_t fold_after = 20;            // SelfHealCrashLogFold N T (0: off)
+  QuarantinePolicy policy;           // SelfHealQuarantine, SelfHealQuarantineDuration
+  uint32_t key_parts = kKeyDefault;  // SelfHealQuarantineKey
+  uint32_t quarantine_slots = 256;   // SelfHealQuarantineSlots
+  uint32_t fold_after = 20;          // SelfHealCrashLogFold N T (0: off)
   uint32_t fold_window_s = 60;
 };
 ShmSettings& shm_settings() noexcept;
@@ -39,7 +39,9 @@ ShmSettings& shm_settings() noexcept;
 namespace detail {
 extern ShmTable* g_shm_table;
 }
-inline ShmTable* shm_table() noexcept { return detail::g_shm_table; }
+inline ShmTable* shm_table() noexcept {
+  return detail::g_shm_table;
+}
 
 // The module's per-server config: what the request path needs per server_rec, computed once.
 struct ServerConfig {

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "config/engine.h"
-#include "status/render.h"
 #include "shm_glue.h"
+#include "status/render.h"
 
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -83,7 +83,9 @@ bool has_arg(const char* args, const char* name) noexcept {
   return false;
 }
 
-void put(request_rec* r, const std::string& s) { ap_rwrite(s.data(), static_cast<int>(s.size()), r); }
+void put(request_rec* r, const std::string& s) {
+  ap_rwrite(s.data(), static_cast<int>(s.size()), r);
+}
 
 // ---- POST: lift ------------------------------------------------------------------------
 
@@ -97,7 +99,8 @@ int read_form(request_rec* r, std::string* out) {
   char buf[1024];
   long got;
   while ((got = ap_get_client_block(r, buf, sizeof buf)) > 0) {
-    if (static_cast<apr_off_t>(out->size()) + got > kMaxPostBytes) return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if (static_cast<apr_off_t>(out->size()) + got > kMaxPostBytes)
+      return HTTP_REQUEST_ENTITY_TOO_LARGE;
     out->append(buf, static_cast<size_t>(got));
   }
   return got < 0 ? HTTP_BAD_REQUEST : OK;
@@ -159,8 +162,8 @@ int handle_lift(request_rec* r, bool json) {
   r->status = status;
   ap_set_content_type(r, kStatusJsonType);
   apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-  put(r, std::string("{\"lifted\":") + std::to_string(lifted) + ",\"all\":" +
-             (all ? "true" : "false") + ",\"key_hash\":" +
+  put(r, std::string("{\"lifted\":") + std::to_string(lifted) +
+             ",\"all\":" + (all ? "true" : "false") + ",\"key_hash\":" +
              (all ? std::string("null") : "\"" + status_signature_hex(key) + "\"") + "}\n");
   return OK;
 }
@@ -188,8 +191,9 @@ int handle(request_rec* r) {
   else
     ap_set_content_type(r, kStatusHtmlType);
   if (r->header_only) return OK;
-  put(r, json ? status_render_json(in) : metrics ? status_render_metrics(in)
-                                                 : status_render_html(in));
+  put(r, json      ? status_render_json(in)
+         : metrics ? status_render_metrics(in)
+                   : status_render_html(in));
   return OK;
 }
 
@@ -214,7 +218,8 @@ int status_hook(request_rec* r, int flags) noexcept {
     const StatusInput in = make_input(r, t ? &snap : nullptr, false);
     put(r, (flags & AP_STATUS_SHORT) ? status_render_auto(in) : status_render_fragment(in));
   } catch (...) {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "SELFHEAL0530: SelfHeal section of server-status failed");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "SELFHEAL0530: SelfHeal section of server-status failed");
   }
   return OK;
 }

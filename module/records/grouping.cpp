@@ -26,7 +26,8 @@ std::string host_part(std::string_view hostport) {
     return std::string(hostport.substr(0, e == std::string_view::npos ? hostport.size() : e + 1));
   }
   size_t c = hostport.rfind(':');
-  if (c != std::string_view::npos && hostport.find(':') == c) return std::string(hostport.substr(0, c));
+  if (c != std::string_view::npos && hostport.find(':') == c)
+    return std::string(hostport.substr(0, c));
   return std::string(hostport);
 }
 

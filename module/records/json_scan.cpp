@@ -15,8 +15,7 @@ size_t non_text_bytes(std::string_view s) {
     }
     size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
     bool ok = n != 0 && i + n <= s.size() && c >= 0xc2 && c <= 0xf4;
-    for (size_t k = 1; ok && k < n; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
     if (ok) {
       i += n;
     } else {
@@ -34,14 +33,20 @@ size_t object_end(std::string_view s, size_t start) {
   for (size_t i = start; i < s.size(); ++i) {
     char c = s[i];
     if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        in_str = false;
       continue;
     }
-    if (c == '"') in_str = true;
-    else if (c == '{') ++depth;
-    else if (c == '}' && --depth == 0) return i + 1;
+    if (c == '"')
+      in_str = true;
+    else if (c == '{')
+      ++depth;
+    else if (c == '}' && --depth == 0)
+      return i + 1;
   }
   return std::string_view::npos;
 }
@@ -49,8 +54,10 @@ size_t object_end(std::string_view s, size_t start) {
 // End of the JSON string starting at s[i] == '"' (one past the closing quote), or npos.
 size_t string_end(std::string_view s, size_t i) {
   for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') ++i;
-    else if (s[i] == '"') return i + 1;
+    if (s[i] == '\\')
+      ++i;
+    else if (s[i] == '"')
+      return i + 1;
   }
   return std::string_view::npos;
 }
@@ -95,7 +102,8 @@ class JsonValidator {
 
  private:
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
   }
   bool lit(std::string_view w) {
     if (s_.substr(i_, w.size()) != w) return false;
@@ -109,8 +117,10 @@ class JsonValidator {
   }
   bool number() {
     if (i_ < s_.size() && s_[i_] == '-') ++i_;
-    if (i_ < s_.size() && s_[i_] == '0') ++i_;
-    else if (!digits()) return false;
+    if (i_ < s_.size() && s_[i_] == '0')
+      ++i_;
+    else if (!digits())
+      return false;
     if (i_ < s_.size() && s_[i_] == '.') {
       ++i_;
       if (!digits()) return false;
@@ -140,7 +150,8 @@ class JsonValidator {
         char e = s_[i_];
         if (e == 'u') {
           for (int k = 0; k < 4; ++k)
-            if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
+            if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_])))
+              return false;
         } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
           return false;
         }
@@ -193,7 +204,9 @@ class JsonValidator {
 
 }  // namespace
 
-bool valid_json(std::string_view s) { return JsonValidator(s).run(); }
+bool valid_json(std::string_view s) {
+  return JsonValidator(s).run();
+}
 
 // The record without its top-level "modules" and "registers" members (most of its bytes),
 // found by a string-aware scan that is much cheaper than building them as JSON values.

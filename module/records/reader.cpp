@@ -10,10 +10,10 @@
 #include <cstring>
 #include <ctime>
 
-#include "records/json_scan.h"
 #include "crash/asfmt.h"
 #include "crash/names.h"
 #include "crash/signature.h"
+#include "records/json_scan.h"
 
 namespace selfheal::records {
 namespace {
@@ -84,7 +84,6 @@ std::string lower(std::string s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return s;
 }
-
 
 Request decode_request(const json& r) {
   if (!r.is_object()) throw BadField{"request is not an object"};
@@ -221,7 +220,8 @@ bool decode(const json& j, CrashRecord& out, std::string& reason) {
   if (!is_hex16(r.signature)) {
     std::vector<SigFrame> sf;
     sf.reserve(r.frames.size());
-    for (const Frame& f : r.frames) sf.push_back({f.module ? f.module->c_str() : nullptr, f.offset});
+    for (const Frame& f : r.frames)
+      sf.push_back({f.module ? f.module->c_str() : nullptr, f.offset});
     char hex[17];
     signature_hex(crash_signature(r.signal.name.c_str(), sf.data(), sf.size()), hex);
     r.signature = hex;
@@ -236,8 +236,8 @@ bool decode(const json& j, CrashRecord& out, std::string& reason) {
     r.modules.reserve(mods->size());
     for (const json& m : *mods) {
       if (!m.is_object()) throw BadField{"module is not an object"};
-      r.modules.push_back({str_or_empty(m, "path"), addr_or(m, "base", 0),
-                           lower(str_or_empty(m, "build_id"))});
+      r.modules.push_back(
+          {str_or_empty(m, "path"), addr_or(m, "base", 0), lower(str_or_empty(m, "build_id"))});
     }
   }
   if (const json* req = member(j, "request"); req && !req->is_null())
@@ -391,7 +391,8 @@ void LineReader::take_line(std::string_view line, ReadResult& out) {
     }
   }
   if (recovered > 0 && covered == line.size())
-    msg = std::to_string(recovered) + " records run together on one line (a newline is missing); all " +
+    msg = std::to_string(recovered) +
+          " records run together on one line (a newline is missing); all " +
           std::to_string(recovered) + " recovered";
   else if (recovered > 0)
     msg += "; recovered " + std::to_string(recovered) + " complete record" +
@@ -424,7 +425,9 @@ void LineReader::damage_partial(ReadResult& out, std::string_view why) {
   overlong_bytes_ = 0;
 }
 
-void LineReader::finish(ReadResult& out) { damage_partial(out, "the write was cut short"); }
+void LineReader::finish(ReadResult& out) {
+  damage_partial(out, "the write was cut short");
+}
 
 void LineReader::restart(std::string new_file, ReadResult& out, std::string_view why) {
   damage_partial(out, why);

@@ -44,8 +44,7 @@ struct Module {
 
 struct Request {
   // Absent or unreadable (null) string fields are empty; `*_known` is not tracked per field.
-  std::string method, path, protocol, host, vhost, client, local, handler, filename, phase,
-      query;
+  std::string method, path, protocol, host, vhost, client, local, handler, filename, phase, query;
   int64_t age_ms = -1;
   int64_t tid = 0;                                           // in_flight entries only
   std::vector<std::pair<std::string, std::string>> headers;  // sorted by name
@@ -137,7 +136,7 @@ class LineReader {
   std::string file_;
   ReadOptions opts_;
   std::string partial_;
-  size_t line_ = 0;       // lines completed so far
+  size_t line_ = 0;        // lines completed so far
   bool overlong_ = false;  // current line passed kMaxLineBytes; rest is discarded
   size_t overlong_bytes_ = 0;
 };
@@ -147,7 +146,7 @@ void read_file(const std::string& path, ReadResult& out, const ReadOptions& opts
 ReadResult read_files(const std::vector<std::string>& paths, const ReadOptions& opts = {});
 
 // Helpers shared with grouping and the CLI.
-std::string format_time_us(int64_t time_us);  // "2026-11-24T07:01:02.123456Z"
+std::string format_time_us(int64_t time_us);               // "2026-11-24T07:01:02.123456Z"
 std::optional<int64_t> parse_iso8601(std::string_view s);  // -> time_us; nullopt if invalid
 std::string basename_of(std::string_view path);
 std::string hex_u64(uint64_t v);  // "0x1a2b"

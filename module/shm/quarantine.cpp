@@ -12,7 +12,9 @@ namespace {
 
 constexpr int64_t kUs = 1000000;
 
-inline uint64_t nonzero(uint64_t h) noexcept { return h ? h : 1; }
+inline uint64_t nonzero(uint64_t h) noexcept {
+  return h ? h : 1;
+}
 
 // Eviction order inside a probe window: entries not quarantined, least recently crashed
 // first; active quarantines only after them, the one expiring first.
@@ -45,7 +47,9 @@ void init_slot(QSlot& s, const char* key_text, int64_t now) noexcept {
   clear_ring(s);
 }
 
-uint32_t probe_window(uint32_t n) noexcept { return std::min<uint32_t>(kQuarantineProbe, n); }
+uint32_t probe_window(uint32_t n) noexcept {
+  return std::min<uint32_t>(kQuarantineProbe, n);
+}
 
 // Forgets a slot's quarantine (caller holds the slot). Async-signal-safe.
 void lift_locked(QSlot& s) noexcept {
@@ -181,14 +185,13 @@ QuarantineVerdict quarantine_check(ShmTable* t, uint64_t key, int64_t now) noexc
   return v;
 }
 
-void quarantine_note_crash(ShmTable* t, uint64_t key, const char* key_text,
-                           int64_t now) noexcept {
+void quarantine_note_crash(ShmTable* t, uint64_t key, const char* key_text, int64_t now) noexcept {
   constexpr auto rx = std::memory_order_relaxed;
   const uint32_t n = t->q_slots.load(rx);
   uint64_t held = 0;
   bool fresh = false, evicted = false;
-  QSlot* s = find_or_claim(q_slots(t), n, probe_window(n), key, &held, &fresh, &evicted,
-                           QScore{now});
+  QSlot* s =
+      find_or_claim(q_slots(t), n, probe_window(n), key, &held, &fresh, &evicted, QScore{now});
   if (!s) {
     t->busy_giveups.fetch_add(1, rx);
     return;

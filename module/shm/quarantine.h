@@ -27,24 +27,24 @@ namespace selfheal {
 
 struct ShmTable;  // shm_table.h
 
-inline constexpr uint32_t kQuarantineRing = 16;   // crash times kept per key; threshold <= this
-inline constexpr uint32_t kQuarantineProbe = 8;   // slots probed per key (bounded, O(1))
+inline constexpr uint32_t kQuarantineRing = 16;  // crash times kept per key; threshold <= this
+inline constexpr uint32_t kQuarantineProbe = 8;  // slots probed per key (bounded, O(1))
 
 struct QuarantinePolicy {
-  bool enabled = true;          // SelfHealQuarantine off -> false: nothing is refused
-  uint32_t threshold = 3;       // N crashes ...
-  uint32_t window_s = 60;       // ... within T seconds
-  uint32_t duration_s = 300;    // D: first quarantine
-  uint32_t cap_s = 24 * 3600;   // upper bound of D * 2^strikes
+  bool enabled = true;         // SelfHealQuarantine off -> false: nothing is refused
+  uint32_t threshold = 3;      // N crashes ...
+  uint32_t window_s = 60;      // ... within T seconds
+  uint32_t duration_s = 300;   // D: first quarantine
+  uint32_t cap_s = 24 * 3600;  // upper bound of D * 2^strikes
 };
 
 struct QuarantineVerdict {
   bool quarantined = false;
-  bool log_now = false;          // true for exactly one request per key and quarantine period
-  uint32_t retry_after_s = 0;    // ceil(until - now), >= 1 when quarantined
-  uint32_t strikes = 0;          // 0 for the first quarantine of this key
+  bool log_now = false;        // true for exactly one request per key and quarantine period
+  uint32_t retry_after_s = 0;  // ceil(until - now), >= 1 when quarantined
+  uint32_t strikes = 0;        // 0 for the first quarantine of this key
   int64_t until_us = 0;
-  uint64_t crashes = 0;          // crashes recorded for this key since its slot was claimed
+  uint64_t crashes = 0;  // crashes recorded for this key since its slot was claimed
 };
 
 // FNV-1a 64 over "method vhost path" (null or empty parts omitted, one space between parts).
@@ -75,10 +75,10 @@ inline constexpr uint32_t kKeyAll = kKeyDefault | kKeyQuery | kKeyClient;
 
 struct QuarantineKeyParts {
   const char* method = nullptr;
-  const char* vhost = nullptr;  // "server_hostname:port" (":port" left out for port 0)
-  const char* path = nullptr;   // without the query
-  const char* query = nullptr;  // without the '?'
-  const char* client = nullptr; // the client address (useragent_ip)
+  const char* vhost = nullptr;   // "server_hostname:port" (":port" left out for port 0)
+  const char* path = nullptr;    // without the query
+  const char* query = nullptr;   // without the '?'
+  const char* client = nullptr;  // the client address (useragent_ip)
 };
 
 // The key hash of the chosen parts, streaming (no buffer, no length limit). Never 0.

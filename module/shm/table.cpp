@@ -19,7 +19,9 @@ constexpr uint32_t kMaxSigSlots = 1u << 16;
 constexpr uint32_t kMaxQSlots = 1u << 20;
 constexpr uint32_t kMaxRecent = 1024;
 
-size_t round64(size_t n) noexcept { return (n + 63) & ~size_t{63}; }
+size_t round64(size_t n) noexcept {
+  return (n + 63) & ~size_t{63};
+}
 
 ShmLayout clamp(const ShmLayout& in) noexcept {
   ShmLayout l = in;
@@ -263,7 +265,8 @@ ShmTable* shm_table_init(void* mem, size_t bytes, const ShmLayout& layout) noexc
   if (bytes < skip || bytes - skip < o.total) return nullptr;
   std::memset(base, 0, o.total);
   auto* t = new (base) ShmTable();
-  for (uint32_t i = 0; i < l.signature_slots; ++i) new (base + o.sig + i * sizeof(SigSlot)) SigSlot();
+  for (uint32_t i = 0; i < l.signature_slots; ++i)
+    new (base + o.sig + i * sizeof(SigSlot)) SigSlot();
   for (uint32_t i = 0; i < l.quarantine_slots; ++i) new (base + o.q + i * sizeof(QSlot)) QSlot();
   for (uint32_t i = 0; i < l.recent_crashes; ++i)
     new (base + o.recent + i * sizeof(RecentSlot)) RecentSlot();
@@ -352,8 +355,8 @@ uint64_t shm_note_early_crash(ShmTable* t, int64_t uptime_us, int64_t early_us, 
   return recent;
 }
 
-bool shm_fold_check(ShmTable* t, uint64_t signature, int64_t now, uint32_t after,
-                    uint32_t window_s, uint64_t* carried) noexcept {
+bool shm_fold_check(ShmTable* t, uint64_t signature, int64_t now, uint32_t after, uint32_t window_s,
+                    uint64_t* carried) noexcept {
   *carried = 0;
   if (!t || after == 0 || signature == 0) return false;
   uint64_t held = 0;
@@ -439,7 +442,8 @@ ShmSnapshot shm_snapshot(const ShmTable* t, int64_t now_us) {
 
   ShmCounters& c = snap.counters;
   c.crashes_total = t->crashes_total.load(rx);
-  for (int i = 0; i <= kShmMaxSignal; ++i) c.crashes_by_signal[i] = t->crashes_by_signal[i].load(rx);
+  for (int i = 0; i <= kShmMaxSignal; ++i)
+    c.crashes_by_signal[i] = t->crashes_by_signal[i].load(rx);
   c.records_written = t->records_written.load(rx);
   c.records_dropped = t->records_dropped.load(rx);
   c.records_folded = t->records_folded.load(rx);

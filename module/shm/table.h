@@ -44,7 +44,7 @@
 namespace selfheal {
 
 inline constexpr uint64_t kShmMagic = 0x314c414548464c53ull;  // "SLFHEAL1", little-endian
-inline constexpr uint32_t kShmVersion = 2;  // 2: fold limiter, early crashes
+inline constexpr uint32_t kShmVersion = 2;                    // 2: fold limiter, early crashes
 
 // Fixed text sizes (bytes including the NUL; longer strings are truncated).
 inline constexpr size_t kShmPathChars = 160;
@@ -64,7 +64,7 @@ struct ShmLayout {
 // Everything the crash handler knows beyond CrashSummary. All pointers may be null; strings
 // must be readable (handler-owned copies). Plain struct, filled on the handler's stack.
 struct ShmCrashInfo {
-  const char* key_text = nullptr;   // quarantine key text, see quarantine_key_text()
+  const char* key_text = nullptr;  // quarantine key text, see quarantine_key_text()
   const char* method = nullptr;
   const char* vhost = nullptr;      // "server_hostname:port"
   const char* path = nullptr;       // defaults to CrashSummary::path
@@ -92,7 +92,8 @@ ShmLayout shm_table_layout(const ShmTable* table) noexcept;  // async-signal-saf
 // The crash callback's body. Counts the crash by signal, the record as written / dropped /
 // folded (summary.folded; a record that could not be written is none of these), updates the
 // signature slot, the recent-crash ring and - when summary.key_hash != 0 - the quarantine
-// accounting of that key. Async-signal-safe; safe under concurrent crashes in any number of processes.
+// accounting of that key. Async-signal-safe; safe under concurrent crashes in any number of
+// processes.
 void shm_record_crash(ShmTable* table, const crash::CrashSummary& summary,
                       const char* key_text) noexcept;
 void shm_record_crash_ex(ShmTable* table, const crash::CrashSummary& summary,
@@ -112,8 +113,8 @@ bool shm_claim_generation_diagnosis(ShmTable* table, uint32_t generation) noexce
 // (< 0: unknown). A crash within early_us of its child's start is "early"; returns how many
 // early crashes of the current generation fell within window_us before now_us (this one
 // included; at most 8 are remembered), 0 when this one was not early. Async-signal-safe.
-uint64_t shm_note_early_crash(ShmTable* table, int64_t uptime_us, int64_t early_us,
-                              int64_t now_us, int64_t window_us) noexcept;
+uint64_t shm_note_early_crash(ShmTable* table, int64_t uptime_us, int64_t early_us, int64_t now_us,
+                              int64_t window_us) noexcept;
 
 // The crash log's cross-process fold limiter (SelfHealCrashLogFold N T): at most `after`
 // records per signature per window_s seconds are written, across all children (each crash
@@ -133,11 +134,11 @@ struct ShmCounters {
   uint64_t crashes_total = 0;
   uint64_t crashes_by_signal[kShmMaxSignal + 1] = {};
   uint64_t records_written = 0, records_dropped = 0, records_folded = 0;
-  uint64_t children_died = 0;          // from shm_note_child_died
-  uint64_t quarantine_refused = 0;     // requests refused, all keys
-  uint64_t quarantines_started = 0;    // quarantine periods begun
+  uint64_t children_died = 0;        // from shm_note_child_died
+  uint64_t quarantine_refused = 0;   // requests refused, all keys
+  uint64_t quarantines_started = 0;  // quarantine periods begun
   uint64_t signature_evictions = 0, quarantine_evictions = 0;
-  uint64_t slot_busy_giveups = 0;      // updates skipped because a slot stayed contended
+  uint64_t slot_busy_giveups = 0;  // updates skipped because a slot stayed contended
   uint32_t generation = 0;
   uint64_t generation_crashes = 0;
   uint64_t generation_early_crashes = 0;
@@ -168,11 +169,11 @@ struct QuarantineRow {
   uint64_t crashes = 0;            // crashes of this key since its slot was claimed
   uint32_t crashes_in_window = 0;  // within the policy's window, at snapshot time
   int64_t first_crash_us = 0, last_crash_us = 0;
-  int64_t since_us = 0;            // start of the current/last quarantine (0: never)
-  int64_t until_us = 0;            // end of it (0: never or lifted)
+  int64_t since_us = 0;  // start of the current/last quarantine (0: never)
+  int64_t until_us = 0;  // end of it (0: never or lifted)
   uint32_t strikes = 0;
   uint64_t refused = 0;
-  bool active = false;             // until_us > snapshot time and the policy is enabled
+  bool active = false;  // until_us > snapshot time and the policy is enabled
 };
 
 struct ShmSnapshot {

@@ -128,22 +128,26 @@ struct alignas(64) ShmTable {
   AU32 diagnosed_generation;
   AU64 generation_crashes;
   AU64 generation_early_crashes;  // crashes soon after their child's start (this generation)
-  AI64 early_ring[8];              // times of the latest early crashes (shm_note_early_crash)
+  AI64 early_ring[8];             // times of the latest early crashes (shm_note_early_crash)
   AU32 early_pos;
   // Refusals are counted on the request path: keep them off the other counters' line.
   alignas(64) AU64 refused_total;
 };
 
 inline SigSlot* sig_slots(ShmTable* t) noexcept {
-  return reinterpret_cast<SigSlot*>(reinterpret_cast<char*>(t) + t->sig_offset.load(std::memory_order_relaxed));
+  return reinterpret_cast<SigSlot*>(reinterpret_cast<char*>(t) +
+                                    t->sig_offset.load(std::memory_order_relaxed));
 }
 inline const SigSlot* sig_slots(const ShmTable* t) noexcept {
   return sig_slots(const_cast<ShmTable*>(t));
 }
 inline QSlot* q_slots(ShmTable* t) noexcept {
-  return reinterpret_cast<QSlot*>(reinterpret_cast<char*>(t) + t->q_offset.load(std::memory_order_relaxed));
+  return reinterpret_cast<QSlot*>(reinterpret_cast<char*>(t) +
+                                  t->q_offset.load(std::memory_order_relaxed));
 }
-inline const QSlot* q_slots(const ShmTable* t) noexcept { return q_slots(const_cast<ShmTable*>(t)); }
+inline const QSlot* q_slots(const ShmTable* t) noexcept {
+  return q_slots(const_cast<ShmTable*>(t));
+}
 inline RecentSlot* recent_slots(ShmTable* t) noexcept {
   return reinterpret_cast<RecentSlot*>(reinterpret_cast<char*>(t) +
                                        t->recent_offset.load(std::memory_order_relaxed));
@@ -167,7 +171,9 @@ void slot_unlock(AU64& seq, uint64_t held) noexcept;
 
 // Reader side of a slot: returns the even sequence value to validate against after copying,
 // or an odd value when a writer owns it. Async-signal-safe.
-inline uint64_t slot_read_begin(const AU64& seq) noexcept { return seq.load(std::memory_order_acquire); }
+inline uint64_t slot_read_begin(const AU64& seq) noexcept {
+  return seq.load(std::memory_order_acquire);
+}
 // True when nothing was written while the reader copied the slot. Async-signal-safe.
 inline bool slot_read_ok(const AU64& seq, uint64_t begun) noexcept {
   std::atomic_thread_fence(std::memory_order_acquire);

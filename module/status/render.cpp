@@ -19,7 +19,9 @@ namespace {
 
 constexpr int64_t kUs = 1000000;
 
-std::string fmt_u64(uint64_t v) { return std::to_string(v); }
+std::string fmt_u64(uint64_t v) {
+  return std::to_string(v);
+}
 
 // "4m 12s", "2h 3m", "1d 2h" for a positive duration in µs.
 std::string human_duration(int64_t us) {
@@ -51,7 +53,9 @@ int64_t now_of(const StatusInput& in) {
 }
 
 // Prometheus sample values are floats; print integers exactly.
-std::string prom_value(uint64_t v) { return std::to_string(v); }
+std::string prom_value(uint64_t v) {
+  return std::to_string(v);
+}
 
 std::string request_text(const std::string& method, const std::string& vhost,
                          const std::string& path) {
@@ -104,10 +108,9 @@ void html_quarantine(std::string& o, const StatusInput& in, int64_t now) {
   const QuarantinePolicy& p = s.policy;
   o += "<h2 id=\"quarantine\">Quarantine</h2>\n<p class=\"sub\">";
   if (p.enabled)
-    o += "On: " + std::to_string(p.threshold) + " crashes within " +
-         std::to_string(p.window_s) + " s quarantine a request key for " +
-         std::to_string(p.duration_s) + " s, doubling on each repeat up to " +
-         std::to_string(p.cap_s) + " s.";
+    o += "On: " + std::to_string(p.threshold) + " crashes within " + std::to_string(p.window_s) +
+         " s quarantine a request key for " + std::to_string(p.duration_s) +
+         " s, doubling on each repeat up to " + std::to_string(p.cap_s) + " s.";
   else
     o += "Off (<code>SelfHealQuarantine off</code>): crashes are counted, nothing is refused.";
   o += " Requests refused: " + fmt_u64(s.counters.quarantine_refused) + ".</p>\n";
@@ -141,8 +144,8 @@ void html_quarantine(std::string& o, const StatusInput& in, int64_t now) {
       o += "<td>";
       if (q.active)
         o += "<form method=\"post\" action=\"" + status_html_escape(in.lift_action) +
-             "\"><input type=\"hidden\" name=\"lift\" value=\"" +
-             status_signature_hex(q.key_hash) + "\"><button>Lift</button></form>";
+             "\"><input type=\"hidden\" name=\"lift\" value=\"" + status_signature_hex(q.key_hash) +
+             "\"><button>Lift</button></form>";
       o += "</td>";
     }
     o += "</tr>\n";
@@ -295,11 +298,21 @@ std::string status_html_escape(std::string_view in) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
       default:
         if (c < 0x20 || c == 0x7f)
           o += "\xef\xbf\xbd";  // control characters: never raw in the page
@@ -433,8 +446,10 @@ std::string status_render_json(const StatusInput& in) {
                      {"generation", c.generation},
                      {"generation_crashes", c.generation_crashes},
                      {"since", json_time(c.created_us)}};
-    j["policy"] = {{"enabled", s->policy.enabled},     {"threshold", s->policy.threshold},
-                   {"window_s", s->policy.window_s},   {"duration_s", s->policy.duration_s},
+    j["policy"] = {{"enabled", s->policy.enabled},
+                   {"threshold", s->policy.threshold},
+                   {"window_s", s->policy.window_s},
+                   {"duration_s", s->policy.duration_s},
                    {"cap_s", s->policy.cap_s}};
     json sigs = json::array();
     for (const auto& g : s->signatures)
@@ -509,8 +524,8 @@ std::string status_render_metrics(const StatusInput& in) {
   std::map<std::pair<std::string, std::string>, uint64_t> by_rule;
   for (const auto& f : in.findings) ++by_rule[{f.severity, f.rule}];
   for (const auto& [k, n] : by_rule)
-    o += "selfheal_config_findings{severity=\"" + status_prom_label_escape(k.first) +
-         "\",rule=\"" + status_prom_label_escape(k.second) + "\"} " + prom_value(n) + "\n";
+    o += "selfheal_config_findings{severity=\"" + status_prom_label_escape(k.first) + "\",rule=\"" +
+         status_prom_label_escape(k.second) + "\"} " + prom_value(n) + "\n";
 
   if (!s) return o;
   const ShmCounters& c = s->counters;
@@ -551,8 +566,7 @@ std::string status_render_metrics(const StatusInput& in) {
   prom_family(o, "selfheal_quarantine_refused_total", "counter",
               "Requests refused with 503 because their key was quarantined.");
   prom_sample(o, "selfheal_quarantine_refused_total", c.quarantine_refused);
-  prom_family(o, "selfheal_quarantine_started_total", "counter",
-              "Quarantine periods started.");
+  prom_family(o, "selfheal_quarantine_started_total", "counter", "Quarantine periods started.");
   prom_sample(o, "selfheal_quarantine_started_total", c.quarantines_started);
   prom_family(o, "selfheal_quarantine_entries", "gauge",
               "Active quarantine entries by key; the value is the expiry time in seconds "
@@ -564,8 +578,7 @@ std::string status_render_metrics(const StatusInput& in) {
       entries[key] = std::max(entries[key], q.until_us);
     }
   for (const auto& [key, until] : entries)
-    o += "selfheal_quarantine_entries{key=\"" + key + "\"} " + std::to_string(until / kUs) +
-         "\n";
+    o += "selfheal_quarantine_entries{key=\"" + key + "\"} " + std::to_string(until / kUs) + "\n";
   return o;
 }
 
@@ -631,9 +644,8 @@ std::string status_render_fragment(const StatusInput& in) {
            "<th>Expires</th><th>Refused</th></tr>\n";
       header = true;
     }
-    o += "<tr><td>" + status_html_escape(q.key) + "</td><td>" + fmt_u64(q.crashes) +
-         "</td><td>" + relative(q.until_us, now) + "</td><td>" + fmt_u64(q.refused) +
-         "</td></tr>\n";
+    o += "<tr><td>" + status_html_escape(q.key) + "</td><td>" + fmt_u64(q.crashes) + "</td><td>" +
+         relative(q.until_us, now) + "</td><td>" + fmt_u64(q.refused) + "</td></tr>\n";
   }
   if (header) o += "</table>\n";
   return o;

@@ -25,7 +25,7 @@ struct StatusFinding {
   std::string severity;  // "error", "warning", "info"
   std::string file;
   int line = 0;
-  std::string vhost;     // may be empty
+  std::string vhost;  // may be empty
   std::string message;
 };
 
@@ -54,11 +54,11 @@ std::string status_render_auto(const StatusInput& in);
 std::string status_render_fragment(const StatusInput& in);
 
 // Helpers, exposed for tests and the glue.
-std::string status_utf8_sanitize(std::string_view s);  // invalid sequences -> U+FFFD
-std::string status_html_escape(std::string_view s);          // & < > " ' and control chars
-std::string status_prom_label_escape(std::string_view s);    // \ " newline, after sanitizing
-std::string status_signal_name(int signo);            // "SIGSEGV", or "SIG<n>"
-std::string status_time_utc(int64_t time_us);         // "2026-11-24T07:01:02Z"; "" for 0
-std::string status_signature_hex(uint64_t signature); // 16 lowercase hex digits
+std::string status_utf8_sanitize(std::string_view s);      // invalid sequences -> U+FFFD
+std::string status_html_escape(std::string_view s);        // & < > " ' and control chars
+std::string status_prom_label_escape(std::string_view s);  // \ " newline, after sanitizing
+std::string status_signal_name(int signo);                 // "SIGSEGV", or "SIG<n>"
+std::string status_time_utc(int64_t time_us);              // "2026-11-24T07:01:02Z"; "" for 0
+std::string status_signature_hex(uint64_t signature);      // 16 lowercase hex digits
 
 }  // namespace selfheal

@@ -50,28 +50,34 @@ static void stolen_handler(int sig) {
 }
 
 /* volatile everywhere so the compiler cannot prove the fault away. */
-static volatile int *volatile g_null_int = NULL;
+static volatile int* volatile g_null_int = NULL;
 typedef void (*fn_t)(void);
 static volatile fn_t g_null_fn = NULL;
 static volatile int g_zero = 0;
 
-static void __attribute__((noinline)) crash_null(void) { *g_null_int = 42; }
-static void __attribute__((noinline)) crash_jump0(void) { g_null_fn(); }
+static void __attribute__((noinline)) crash_null(void) {
+  *g_null_int = 42;
+}
+static void __attribute__((noinline)) crash_jump0(void) {
+  g_null_fn();
+}
 
 static int __attribute__((noinline)) recurse(int depth) {
   volatile char pad[512];
   pad[0] = (char)depth;
   return depth == -1 ? 0 : recurse(depth + 1) + pad[0]; /* never -1: unbounded */
 }
-static void __attribute__((noinline)) crash_stack(void) { (void)recurse(0); }
+static void __attribute__((noinline)) crash_stack(void) {
+  (void)recurse(0);
+}
 
-static void __attribute__((noinline)) crash_bus(apr_pool_t *p) {
+static void __attribute__((noinline)) crash_bus(apr_pool_t* p) {
   char path[] = "/tmp/selfheal-crashtest-XXXXXX";
   int fd = mkstemp(path);
   if (fd < 0) return;
   unlink(path);
   if (ftruncate(fd, 8192) != 0) return;
-  volatile char *m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+  volatile char* m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) return;
   if (ftruncate(fd, 0) != 0) return; /* the pages behind m are gone */
   (void)p;
@@ -83,17 +89,21 @@ static void __attribute__((noinline)) crash_fpe(void) {
   a = a / g_zero;
 }
 
-static void __attribute__((noinline)) crash_ill(void) { __asm__ volatile("ud2"); }
-static void __attribute__((noinline)) crash_trap(void) { __asm__ volatile("int3"); }
+static void __attribute__((noinline)) crash_ill(void) {
+  __asm__ volatile("ud2");
+}
+static void __attribute__((noinline)) crash_trap(void) {
+  __asm__ volatile("int3");
+}
 
 static void __attribute__((noinline)) crash_doublefree(void) {
-  char *volatile p = malloc(64);
+  char* volatile p = malloc(64);
   free(p);
   free(p);
 }
 
 static pthread_barrier_t two_barrier;
-static void *second_crasher(void *arg) {
+static void* second_crasher(void* arg) {
   (void)arg;
   pthread_barrier_wait(&two_barrier);
   crash_null();
@@ -107,31 +117,41 @@ static void __attribute__((noinline)) crash_two_threads(void) {
   crash_null();
 }
 
-static apr_status_t crash_filter(ap_filter_t *f, apr_bucket_brigade *bb) {
-  if (f->r && f->r->notes && apr_table_get(f->r->notes, "selfheal-crashtest-filter"))
-    crash_null();
+static apr_status_t crash_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
+  if (f->r && f->r->notes && apr_table_get(f->r->notes, "selfheal-crashtest-filter")) crash_null();
   return ap_pass_brigade(f->next, bb);
 }
 
-static const char *last_segment(const char *uri) {
-  const char *s = strrchr(uri, '/');
+static const char* last_segment(const char* uri) {
+  const char* s = strrchr(uri, '/');
   return s ? s + 1 : uri;
 }
 
-static int crashtest_handler(request_rec *r) {
+static int crashtest_handler(request_rec* r) {
   if (!r->handler || strcmp(r->handler, "selfheal-crashtest")) return DECLINED;
-  const char *what = last_segment(r->uri);
-  if (!strcmp(what, "null")) crash_null();
-  else if (!strcmp(what, "jump0")) crash_jump0();
-  else if (!strcmp(what, "stack")) crash_stack();
-  else if (!strcmp(what, "bus")) crash_bus(r->pool);
-  else if (!strcmp(what, "fpe")) crash_fpe();
-  else if (!strcmp(what, "abort")) abort();
-  else if (!strcmp(what, "ill")) crash_ill();
-  else if (!strcmp(what, "trap")) crash_trap();
-  else if (!strcmp(what, "doublefree")) crash_doublefree();
-  else if (!strcmp(what, "twothreads")) crash_two_threads();
-  else if (!strcmp(what, "log")) apr_table_setn(r->notes, "selfheal-crashtest-log", "1");
+  const char* what = last_segment(r->uri);
+  if (!strcmp(what, "null"))
+    crash_null();
+  else if (!strcmp(what, "jump0"))
+    crash_jump0();
+  else if (!strcmp(what, "stack"))
+    crash_stack();
+  else if (!strcmp(what, "bus"))
+    crash_bus(r->pool);
+  else if (!strcmp(what, "fpe"))
+    crash_fpe();
+  else if (!strcmp(what, "abort"))
+    abort();
+  else if (!strcmp(what, "ill"))
+    crash_ill();
+  else if (!strcmp(what, "trap"))
+    crash_trap();
+  else if (!strcmp(what, "doublefree"))
+    crash_doublefree();
+  else if (!strcmp(what, "twothreads"))
+    crash_two_threads();
+  else if (!strcmp(what, "log"))
+    apr_table_setn(r->notes, "selfheal-crashtest-log", "1");
   else if (!strcmp(what, "filter")) {
     apr_table_setn(r->notes, "selfheal-crashtest-filter", "1");
     ap_add_output_filter("SELFHEAL_CRASHTEST", NULL, r, r->connection);
@@ -144,26 +164,26 @@ static int crashtest_handler(request_rec *r) {
   return OK;
 }
 
-static int crashtest_log(request_rec *r) {
+static int crashtest_log(request_rec* r) {
   if (r->notes && apr_table_get(r->notes, "selfheal-crashtest-log")) crash_null();
   return DECLINED;
 }
 
-static void crashtest_child_init(apr_pool_t *p, server_rec *s) {
+static void crashtest_child_init(apr_pool_t* p, server_rec* s) {
   (void)p;
   (void)s;
   if (steal_signals) signal(SIGSEGV, stolen_handler);
   if (crash_in_child_init) crash_null();
 }
 
-static const char *set_child_init(cmd_parms *cmd, void *d, int on) {
+static const char* set_child_init(cmd_parms* cmd, void* d, int on) {
   (void)cmd;
   (void)d;
   crash_in_child_init = on;
   return NULL;
 }
 
-static const char *set_steal(cmd_parms *cmd, void *d, int on) {
+static const char* set_steal(cmd_parms* cmd, void* d, int on) {
   (void)cmd;
   (void)d;
   steal_signals = on;
@@ -177,7 +197,7 @@ static const command_rec crashtest_cmds[] = {
                  "on: crash every child in child_init (test only)"),
     {NULL}};
 
-static void register_hooks(apr_pool_t *p) {
+static void register_hooks(apr_pool_t* p) {
   (void)p;
   ap_hook_handler(crashtest_handler, NULL, NULL, APR_HOOK_MIDDLE);
   ap_hook_log_transaction(crashtest_log, NULL, NULL, APR_HOOK_MIDDLE);
@@ -186,9 +206,15 @@ static void register_hooks(apr_pool_t *p) {
   ap_register_output_filter("SELFHEAL_CRASHTEST", crash_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
-AP_DECLARE_MODULE(selfheal_crashtest) = {STANDARD20_MODULE_STUFF, NULL, NULL, NULL, NULL,
-                                         crashtest_cmds, register_hooks
+AP_DECLARE_MODULE(selfheal_crashtest) = {STANDARD20_MODULE_STUFF,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         crashtest_cmds,
+                                         register_hooks
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-                                         , AP_MODULE_FLAG_NONE
+                                         ,
+                                         AP_MODULE_FLAG_NONE
 #endif
 };

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FUZZ_CHECK(c)                                                                  \
-  do {                                                                                 \
-    if (!(c)) {                                                                        \
+#define FUZZ_CHECK(c)                                                                \
+  do {                                                                               \
+    if (!(c)) {                                                                      \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                  \
+    }                                                                                \
   } while (0)

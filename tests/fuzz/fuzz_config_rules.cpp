@@ -9,19 +9,20 @@
 // ports in use.
 //
 // Checks: no crash, no sanitizer finding, no exception out of run_rules; every finding has a
-// known rule id, a severity and a message; findings are sorted; the same input gives the same findings.
+// known rule id, a severity and a message; findings are sorted; the same input gives the same
+// findings.
 #include <algorithm>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "config/model.h"
 #include "config/engine.h"
+#include "config/model.h"
 #include "fuzz_check.h"
 
 namespace cfg = selfheal::cfg;
@@ -84,10 +85,10 @@ class FuzzEnv : public cfg::Environment {
 
 std::vector<cfg::Finding> run(std::string_view text, uint8_t opts, const std::string& blob) {
   static const char* const kModules[] = {
-      "core.c",        "mod_so.c",        "http_core.c",   "mod_ssl.c",     "mod_rewrite.c",
-      "mod_proxy.c",   "mod_alias.c",     "mod_reqtimeout.c", "mod_headers.c", "mod_http2.c",
-      "mod_unixd.c",   "mod_log_config.c", "mod_status.c", "mod_authz_core.c", "mod_dir.c",
-      "mod_mime.c",    "mod_cgi.c",       "mod_php.c",     "mod_proxy_fcgi.c", "mod_env.c"};
+      "core.c",      "mod_so.c",         "http_core.c",      "mod_ssl.c",        "mod_rewrite.c",
+      "mod_proxy.c", "mod_alias.c",      "mod_reqtimeout.c", "mod_headers.c",    "mod_http2.c",
+      "mod_unixd.c", "mod_log_config.c", "mod_status.c",     "mod_authz_core.c", "mod_dir.c",
+      "mod_mime.c",  "mod_cgi.c",        "mod_php.c",        "mod_proxy_fcgi.c", "mod_env.c"};
   cfg::Model m;
   m.server_root = "/srv/fuzz-root";  // never touched: the environment is fake
   for (size_t i = 0; i < std::size(kModules); ++i)

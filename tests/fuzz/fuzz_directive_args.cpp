@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config/model.h"
 #include "config/directive_args.h"
 #include "config/engine.h"
+#include "config/model.h"
 #include "fuzz_check.h"
 
 namespace dargs = selfheal::dargs;
@@ -24,7 +24,9 @@ namespace cfg = selfheal::cfg;
 
 namespace {
 
-std::string_view c_str(std::string_view s) { return s.substr(0, s.find('\0')); }
+std::string_view c_str(std::string_view s) {
+  return s.substr(0, s.find('\0'));
+}
 
 void refused(std::string_view msg, std::string_view directive) {
   FUZZ_CHECK(msg.substr(0, directive.size()) == directive);
@@ -51,10 +53,14 @@ bool size_ok(std::string_view a, uint64_t* out) {
   long double mult = 1;
   if (!suf.empty()) {
     char c = static_cast<char>(suf[0] | 0x20);
-    if (c == 'k') mult = 1024.0L;
-    else if (c == 'm') mult = 1048576.0L;
-    else if (c == 'g') mult = 1073741824.0L;
-    else return false;
+    if (c == 'k')
+      mult = 1024.0L;
+    else if (c == 'm')
+      mult = 1048576.0L;
+    else if (c == 'g')
+      mult = 1073741824.0L;
+    else
+      return false;
     suf.remove_prefix(1);
     if (!suf.empty() && (suf[0] == 'b' || suf[0] == 'B')) suf.remove_prefix(1);
     if (!suf.empty()) return false;
@@ -89,8 +95,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string msg = dargs::on_off(d, a0, &v);
       const bool on = cfg::iequals(c_str(a0), "on"), off = cfg::iequals(c_str(a0), "off");
       FUZZ_CHECK(msg.empty() == (on || off));
-      if (msg.empty()) FUZZ_CHECK(v == on);
-      else refused(msg, d);
+      if (msg.empty())
+        FUZZ_CHECK(v == on);
+      else
+        refused(msg, d);
       break;
     }
     case 2: {  // SelfHealCrashLog
@@ -110,7 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(got == 0 || (got >= dargs::kMinLogBytes && got <= dargs::kMaxLogBytes));
         // The byte count it stands for parses back to itself.
         uint64_t again = 1;
-        if (got) FUZZ_CHECK(dargs::log_size("X", std::to_string(got), &again).empty() && again == got);
+        if (got)
+          FUZZ_CHECK(dargs::log_size("X", std::to_string(got), &again).empty() && again == got);
       } else {
         refused(msg, "SelfHealCrashLogMaxSize");
       }
@@ -120,11 +129,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t idx = 99;
       std::string msg = dargs::one_of("SelfHealValidate", a0, {"warn", "enforce", "off"}, &idx);
       const std::string_view p = c_str(a0);
-      const bool known = cfg::iequals(p, "warn") || cfg::iequals(p, "enforce") ||
-                         cfg::iequals(p, "off");
+      const bool known =
+          cfg::iequals(p, "warn") || cfg::iequals(p, "enforce") || cfg::iequals(p, "off");
       FUZZ_CHECK(msg.empty() == known);
-      if (known) FUZZ_CHECK(idx < 3);
-      else refused(msg, "SelfHealValidate");
+      if (known)
+        FUZZ_CHECK(idx < 3);
+      else
+        refused(msg, "SelfHealValidate");
       std::string m2 = dargs::one_of("SelfHealProfile", a0, {"safety", "hardening"});
       FUZZ_CHECK(m2.empty() == (cfg::iequals(p, "safety") || cfg::iequals(p, "hardening")));
       break;
@@ -141,13 +152,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 6: {  // SelfHealRuleThreshold RULE NAME VALUE
       while (args.size() < 3) args.push_back({});
       double v = -1;
-      std::string msg = dargs::rule_threshold("SelfHealRuleThreshold", args[0], args[1], args[2], &v);
+      std::string msg =
+          dargs::rule_threshold("SelfHealRuleThreshold", args[0], args[1], args[2], &v);
       if (msg.empty()) {
         const cfg::Rule* r = cfg::find_rule(c_str(args[0]));
         FUZZ_CHECK(r != nullptr);
         bool in_range = false;
         for (const auto& t : r->thresholds)
-          if (cfg::iequals(t.name, c_str(args[1]))) in_range = std::isfinite(v) && v >= t.min && v <= t.max;
+          if (cfg::iequals(t.name, c_str(args[1])))
+            in_range = std::isfinite(v) && v >= t.min && v <= t.max;
         FUZZ_CHECK(in_range);
       } else {
         refused(msg, "SelfHealRuleThreshold");

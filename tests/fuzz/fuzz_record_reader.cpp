@@ -14,16 +14,16 @@
 #include <string>
 #include <string_view>
 
-#include "records/reader.h"
 #include "fuzz_check.h"
+#include "records/reader.h"
 
 namespace rr = selfheal::records;
 
 namespace {
 
 bool same_request(const rr::Request& a, const rr::Request& b) {
-  return a.method == b.method && a.path == b.path && a.protocol == b.protocol &&
-         a.host == b.host && a.vhost == b.vhost && a.client == b.client && a.local == b.local &&
+  return a.method == b.method && a.path == b.path && a.protocol == b.protocol && a.host == b.host &&
+         a.vhost == b.vhost && a.client == b.client && a.local == b.local &&
          a.handler == b.handler && a.filename == b.filename && a.phase == b.phase &&
          a.query == b.query && a.age_ms == b.age_ms && a.tid == b.tid && a.headers == b.headers;
 }
@@ -83,8 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     rr::ReadResult chunked;
     rr::LineReader r("fuzz.log", full);
-    for (size_t off = 0; off < log.size(); off += step)
-      r.feed(log.substr(off, step), chunked);
+    for (size_t off = 0; off < log.size(); off += step) r.feed(log.substr(off, step), chunked);
     r.finish(chunked);
     FUZZ_CHECK(chunked.lines == whole.lines);
     FUZZ_CHECK(chunked.records.size() == whole.records.size());

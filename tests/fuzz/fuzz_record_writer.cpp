@@ -25,13 +25,13 @@
 #include <string>
 #include <vector>
 
-#include "records/reader.h"
 #include "crash/json_writer.h"
 #include "crash/record.h"
 #include "crash/request_json.h"
 #include "crash/safe_read.h"
 #include "crash/state.h"
 #include "fuzz_check.h"
+#include "records/reader.h"
 #include "selfheal/crash.h"
 
 namespace crash = selfheal::crash;
@@ -109,7 +109,9 @@ const char* field(FuzzedDataProvider& p, FuzzRequest& q, size_t max_len) {
   return keep(q, s.substr(0, s.find('\0')));
 }
 
-std::string nullable(const char* p, size_t max) { return p ? expect_str(p, max) : std::string(); }
+std::string nullable(const char* p, size_t max) {
+  return p ? expect_str(p, max) : std::string();
+}
 
 void check_request(const rr::Request& got, const FuzzRequest& q, bool redact, int64_t tid,
                    bool record_truncated) {
@@ -155,12 +157,21 @@ void check_request(const rr::Request& got, const FuzzRequest& q, bool redact, in
       std::fprintf(stderr, "headers: got %zu, want %zu\n", got.headers.size(), wv.size());
       for (size_t i = 0; i < got.headers.size() || i < wv.size(); ++i)
         std::fprintf(stderr, "  [%zu] got %s | want %s\n", i,
-                     i < got.headers.size() ? nlohmann::json(got.headers[i]).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str() : "-",
-                     i < wv.size() ? nlohmann::json(wv[i]).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str() : "-");
+                     i < got.headers.size()
+                         ? nlohmann::json(got.headers[i])
+                               .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)
+                               .c_str()
+                         : "-",
+                     i < wv.size()
+                         ? nlohmann::json(wv[i])
+                               .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)
+                               .c_str()
+                         : "-");
     }
     FUZZ_CHECK(got.headers == wv);
   } else {
-    for (const auto& kv : got.headers) FUZZ_CHECK(want.count(kv.first) && want[kv.first] == kv.second);
+    for (const auto& kv : got.headers)
+      FUZZ_CHECK(want.count(kv.first) && want[kv.first] == kv.second);
   }
 }
 
@@ -199,9 +210,9 @@ void fuzz_record(FuzzedDataProvider& p) {
     q.query = keep(q, qs.substr(0, qs.find('\0')));
     if (!redact) note(q.query);
   }
-  static const char* const kSecretNames[] = {"Authorization", "authorization",
-                                             "PROXY-AUTHORIZATION", "Cookie", "set-cookie",
-                                             "CoOkIe", "Proxy-Authorization"};
+  static const char* const kSecretNames[] = {
+      "Authorization", "authorization", "PROXY-AUTHORIZATION", "Cookie",
+      "set-cookie",    "CoOkIe",        "Proxy-Authorization"};
   const int nh = p.ConsumeIntegralInRange<int>(0, 120);
   for (int i = 0; i < nh; ++i) {
     const bool secret = p.ConsumeIntegralInRange<int>(0, 3) == 0;
@@ -312,7 +323,10 @@ void fuzz_writer(FuzzedDataProvider& p) {
     const int op = p.ConsumeIntegralInRange<int>(0, 9);
     if (op == 9) {
       if (is_obj.size() > 1) {
-        if (is_obj.back()) w.end_object(); else w.end_array();
+        if (is_obj.back())
+          w.end_object();
+        else
+          w.end_array();
         is_obj.pop_back();
       }
       continue;
@@ -324,11 +338,21 @@ void fuzz_writer(FuzzedDataProvider& p) {
     }
     bool opened = false;
     switch (op) {
-      case 0: w.null(); break;
-      case 1: w.boolean(p.ConsumeBool()); break;
-      case 2: w.i64(p.ConsumeIntegral<int64_t>()); break;
-      case 3: w.u64(p.ConsumeIntegral<uint64_t>()); break;
-      case 4: w.hex(p.ConsumeIntegral<uint64_t>()); break;
+      case 0:
+        w.null();
+        break;
+      case 1:
+        w.boolean(p.ConsumeBool());
+        break;
+      case 2:
+        w.i64(p.ConsumeIntegral<int64_t>());
+        break;
+      case 3:
+        w.u64(p.ConsumeIntegral<uint64_t>());
+        break;
+      case 4:
+        w.hex(p.ConsumeIntegral<uint64_t>());
+        break;
       case 5: {
         std::string s = p.ConsumeRandomLengthString(200);
         w.str(s.data(), s.size(), p.ConsumeIntegralInRange<size_t>(0, 256));
@@ -339,8 +363,14 @@ void fuzz_writer(FuzzedDataProvider& p) {
         w.hex_bytes(b.data(), b.size());
         break;
       }
-      case 7: w.begin_object(); opened = true; break;
-      case 8: w.begin_array(); opened = true; break;
+      case 7:
+        w.begin_object();
+        opened = true;
+        break;
+      case 8:
+        w.begin_array();
+        opened = true;
+        break;
     }
     if (w.failed()) {
       w.rollback(m);
@@ -351,7 +381,10 @@ void fuzz_writer(FuzzedDataProvider& p) {
   }
   w.set_hard(true);
   while (!is_obj.empty()) {
-    if (is_obj.back()) w.end_object(); else w.end_array();
+    if (is_obj.back())
+      w.end_object();
+    else
+      w.end_array();
     is_obj.pop_back();
   }
   // Closers always fit when the reserve covers the open depth; else the writer said so.

@@ -19,7 +19,7 @@ namespace selfhealctl {
 struct CliEnv {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
-  int64_t now_us = 0;  // 0: the real clock
+  int64_t now_us = 0;                              // 0: the real clock
   std::function<const char*(const char*)> getenv;  // null: no environment
   std::string apache_root = "/etc/apache2";        // ServerRoot on Debian
   std::string selfheal_conf = "/etc/apache2/mods-enabled/selfheal.conf";

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "commands.h"
-#include "records/grouping.h"
-#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 
 namespace selfhealctl {
 
@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "                           [--path PREFIX] [--top N] [--no-symbolize] [--json]\n"
     "  LOG            crash logs to read (default: the crash log of the local config)\n"
     "  --since/--until T   ISO-8601 time (UTC unless an offset is given) or relative: 30m, 1h, 2d\n"
-    "  --signal SIG   SIGSEGV, SEGV or 11      --vhost HOST   vhost, its host name, or Host header\n"
+    "  --signal SIG   SIGSEGV, SEGV or 11      --vhost HOST   vhost, its host name, or Host "
+    "header\n"
     "  --path PREFIX  request path prefix      --top N        paths/vhosts shown per group (3)\n"
     "  --no-symbolize leave frames as module+offset   --json   machine-readable output\n";
 
@@ -92,7 +93,8 @@ LogChoice default_crash_log(const CliEnv& env) {
       if (strcasecmp(name.c_str(), "SelfHealCrashLog") != 0) continue;
       std::getline(ss, arg);
       arg = trim(arg);
-      if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+      if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"')
+        arg = arg.substr(1, arg.size() - 2);
       for (const char* var : {"${APACHE_LOG_DIR}", "$APACHE_LOG_DIR"})
         if (auto p = arg.find(var); p != std::string::npos)
           arg.replace(p, std::strlen(var), apache_log_dir(env));
@@ -101,9 +103,9 @@ LogChoice default_crash_log(const CliEnv& env) {
       return {arg, "from SelfHealCrashLog at " + env.selfheal_conf + ":" + std::to_string(n)};
     }
   }
-  return {"/var/log/apache2/selfheal_crash.log",
-          "the Debian default; no SelfHealCrashLog in " + env.selfheal_conf +
-              " (set $SELFHEAL_CRASH_LOG or name the log)"};
+  return {"/var/log/apache2/selfheal_crash.log", "the Debian default; no SelfHealCrashLog in " +
+                                                     env.selfheal_conf +
+                                                     " (set $SELFHEAL_CRASH_LOG or name the log)"};
 }
 
 std::optional<int64_t> parse_time_arg(std::string_view s, int64_t now) {
@@ -118,12 +120,23 @@ std::optional<int64_t> parse_time_arg(std::string_view s, int64_t now) {
   if (i == 0 || i + 1 != s.size()) return std::nullopt;
   int64_t unit;
   switch (s[i]) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return std::nullopt;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    default:
+      return std::nullopt;
   }
   return now - n * unit * 1000000;
 }

@@ -20,10 +20,10 @@
 #include <memory>
 
 #include "commands.h"
-#include "records/grouping.h"
-#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 
 namespace selfhealctl {
 
@@ -40,7 +40,9 @@ constexpr const char* kUsage =
     "                                             --count was not reached)\n";
 
 volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
+extern "C" void on_stop_signal(int) {
+  g_stop = 1;
+}
 
 constexpr size_t kTail = 64;  // bytes before the offset remembered to detect copytruncate
 
@@ -134,7 +136,8 @@ ojson one_json(const CrashRecord& r, Symbolizer* sym) {
   j["signature"] = r.signature;
   j["pid"] = r.pid;
   if (r.request)
-    j["request"] = {{"method", r.request->method}, {"path", r.request->path}, {"vhost", r.request->vhost}};
+    j["request"] = {
+        {"method", r.request->method}, {"path", r.request->path}, {"vhost", r.request->vhost}};
   else
     j["request"] = nullptr;
   ojson frames = ojson::array();
@@ -147,7 +150,9 @@ ojson one_json(const CrashRecord& r, Symbolizer* sym) {
 }
 
 void sleep_ms(int ms) {
-  struct timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+  struct timespec ts {
+    ms / 1000, (ms % 1000) * 1000000L
+  };
   ::nanosleep(&ts, nullptr);  // EINTR (a stop signal) just ends the nap early
 }
 
@@ -169,9 +174,12 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
       return end && *end == '\0' && v >= 0;
     };
     double v = 0;
-    if (a == "--json") as_json = true;
-    else if (a == "--no-symbolize") symbolize = false;
-    else if (a == "--from-start") from_start = true;
+    if (a == "--json")
+      as_json = true;
+    else if (a == "--no-symbolize")
+      symbolize = false;
+    else if (a == "--from-start")
+      from_start = true;
     else if (a == "-h" || a == "--help") {
       out << kUsage;
       return 0;
@@ -180,9 +188,12 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
         err << "selfhealctl follow: " << a << " needs a non-negative number\n" << kUsage;
         return 2;
       }
-      if (a == "--count") count = static_cast<long>(v);
-      else if (a == "--timeout") timeout_s = v;
-      else interval_ms = std::max(10L, static_cast<long>(v));
+      if (a == "--count")
+        count = static_cast<long>(v);
+      else if (a == "--timeout")
+        timeout_s = v;
+      else
+        interval_ms = std::max(10L, static_cast<long>(v));
     } else if (a.size() > 1 && a[0] == '-') {
       err << "selfhealctl follow: unknown option " << a << "\n" << kUsage;
       return 2;
@@ -202,8 +213,9 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
   err << "selfhealctl: following " << path << " (" << how << "); Ctrl-C to stop\n";
   const auto start = std::chrono::steady_clock::now();
   auto expired = [&] {
-    return timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                                    .count() >= timeout_s;
+    return timeout_s > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+               timeout_s;
   };
   auto stopped = [&] { return (env.stop && *env.stop) || expired(); };
 
@@ -217,13 +229,16 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
   auto flush = [&] {
     for (; warned < rr.skipped.size(); ++warned) {
       const Skipped& s = rr.skipped[warned];
-      err << "selfhealctl: warning: " << s.file << ":" << s.line << ": skipped: " << s.reason << "\n";
+      err << "selfhealctl: warning: " << s.file << ":" << s.line << ": skipped: " << s.reason
+          << "\n";
     }
     for (; printed < rr.records.size(); ++printed) {
       if (count > 0 && static_cast<long>(printed) >= count) break;
       const CrashRecord& r = rr.records[printed];
-      if (as_json) out << one_json(r, sym.get()).dump() << "\n";
-      else out << one_line(r, sym.get()) << "\n";
+      if (as_json)
+        out << one_json(r, sym.get()).dump() << "\n";
+      else
+        out << one_line(r, sym.get()) << "\n";
     }
     out.flush();
   };
@@ -231,7 +246,9 @@ int run_follow(const std::vector<std::string>& args, CliEnv& env) {
   while (!stopped() && !(count > 0 && static_cast<long>(printed) >= count)) {
     if (tail.fd < 0) {
       if (!tail.open(path, first_open && !from_start)) {
-        if (!waiting_said) err << "selfhealctl: waiting for " << path << " to appear (" << std::strerror(errno) << ")\n";
+        if (!waiting_said)
+          err << "selfhealctl: waiting for " << path << " to appear (" << std::strerror(errno)
+              << ")\n";
         waiting_said = true;
         sleep_ms(static_cast<int>(interval_ms));
         first_open = false;

@@ -49,7 +49,9 @@ struct Options {
   bool list_rules = false;
 };
 
-bool exists(const std::string& p) { return !p.empty() && ::access(p.c_str(), R_OK) == 0; }
+bool exists(const std::string& p) {
+  return !p.empty() && ::access(p.c_str(), R_OK) == 0;
+}
 
 std::string self_dir() {
   char buf[4096];
@@ -144,9 +146,9 @@ int run_httpd(const std::vector<std::string>& args, const std::string& envvars, 
     ::close(fds[0]);
     ::close(fds[1]);
     // Source the Debian envvars file (as apache2ctl does), then exec httpd.
-    std::vector<const char*> argv{"/bin/sh", "-c",
-                                  "if [ -n \"$0\" ] && [ -f \"$0\" ]; then . \"$0\"; fi; exec \"$@\"",
-                                  envvars.c_str()};
+    std::vector<const char*> argv{
+        "/bin/sh", "-c", "if [ -n \"$0\" ] && [ -f \"$0\" ]; then . \"$0\"; fi; exec \"$@\"",
+        envvars.c_str()};
     for (const std::string& a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
     ::execv("/bin/sh", const_cast<char* const*>(argv.data()));
@@ -219,14 +221,14 @@ json sarif(const std::vector<Finding>& fs) {
   std::vector<std::string> ids;
   for (const auto& r : selfheal::cfg::all_rules()) {
     ids.push_back(r.id);
-    rules.push_back({{"id", r.id},
-                     {"name", r.id},
-                     {"shortDescription", {{"text", r.title}}},
-                     {"help", {{"text", r.hint}}},
-                     {"defaultConfiguration", {{"level", sarif_level(r.severity)}}},
-                     {"properties",
-                      {{"profile", r.profile == selfheal::cfg::Profile::safety ? "safety"
-                                                                                 : "hardening"}}}});
+    rules.push_back(
+        {{"id", r.id},
+         {"name", r.id},
+         {"shortDescription", {{"text", r.title}}},
+         {"help", {{"text", r.hint}}},
+         {"defaultConfiguration", {{"level", sarif_level(r.severity)}}},
+         {"properties",
+          {{"profile", r.profile == selfheal::cfg::Profile::safety ? "safety" : "hardening"}}}});
   }
   json results = json::array();
   for (const Finding& f : fs) {
@@ -244,16 +246,16 @@ json sarif(const std::vector<Finding>& fs) {
       if (ids[i] == f.rule) r["ruleIndex"] = i;
     results.push_back(std::move(r));
   }
-  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-          {"version", "2.1.0"},
-          {"runs",
-           json::array({{{"tool",
-                          {{"driver",
-                            {{"name", "selfhealctl-lint"},
-                             {"informationUri", "https://github.com/mod-selfheal/mod_selfheal"},
-                             {"version", "0.1.0"},
-                             {"rules", rules}}}}},
-                         {"results", results}}})}};
+  return {
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"version", "2.1.0"},
+      {"runs", json::array({{{"tool",
+                              {{"driver",
+                                {{"name", "selfhealctl-lint"},
+                                 {"informationUri", "https://github.com/mod-selfheal/mod_selfheal"},
+                                 {"version", "0.1.0"},
+                                 {"rules", rules}}}}},
+                             {"results", results}}})}};
 }
 
 }  // namespace
@@ -273,7 +275,7 @@ int cmd_lint(int argc, char** argv) {
     }
     return 0;
   }
-  const std::string httpd = !o.httpd.empty()                                     ? o.httpd
+  const std::string httpd = !o.httpd.empty() ? o.httpd
                             : std::getenv("SELFHEAL_HTTPD") && *std::getenv("SELFHEAL_HTTPD")
                                 ? std::getenv("SELFHEAL_HTTPD")
                                 : "/usr/sbin/apache2";
@@ -285,8 +287,8 @@ int cmd_lint(int argc, char** argv) {
   // Debian's config needs the envvars apache2ctl sets: defaults, then the config's envvars.
   const std::string conf_dir = o.conf_dir.empty() ? "/etc/apache2" : o.conf_dir;
   ::setenv("APACHE_CONFDIR", conf_dir.c_str(), 0);
-  const std::string envvars = std::getenv("APACHE_ENVVARS") ? std::getenv("APACHE_ENVVARS")
-                                                            : conf_dir + "/envvars";
+  const std::string envvars =
+      std::getenv("APACHE_ENVVARS") ? std::getenv("APACHE_ENVVARS") : conf_dir + "/envvars";
   for (const auto& [k, v] : std::vector<std::pair<const char*, const char*>>{
            {"APACHE_RUN_USER", "www-data"},
            {"APACHE_RUN_GROUP", "www-data"},
@@ -332,7 +334,8 @@ int cmd_lint(int argc, char** argv) {
       }
       Finding f;
       f.rule = j.value("rule", "");
-      f.severity = selfheal::cfg::parse_severity(j.value("severity", "info")).value_or(Severity::info);
+      f.severity =
+          selfheal::cfg::parse_severity(j.value("severity", "info")).value_or(Severity::info);
       f.file = j.value("file", "");
       f.line = j.value("line", 0);
       f.vhost = j.value("vhost", "");
@@ -343,7 +346,8 @@ int cmd_lint(int argc, char** argv) {
   }
   ::unlink(out_path.c_str());
   if (!done) {
-    std::fprintf(stderr, "selfhealctl lint: %s did not reach the configuration checks (exit %d):\n%s",
+    std::fprintf(stderr,
+                 "selfhealctl lint: %s did not reach the configuration checks (exit %d):\n%s",
                  httpd.c_str(), rc, output.c_str());
     return 2;
   }

@@ -64,12 +64,14 @@ ojson group_json(const Group& g, Symbolizer* symbolizer) {
 
 ojson skipped_json(const std::vector<selfheal::records::Skipped>& skipped) {
   ojson a = ojson::array();
-  for (const auto& s : skipped) a.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+  for (const auto& s : skipped)
+    a.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
   return a;
 }
 
 void print_warnings(const selfheal::records::ReadResult& r, std::ostream& err) {
-  for (const auto& [file, why] : r.errors) err << "selfhealctl: cannot read " << file << ": " << why << "\n";
+  for (const auto& [file, why] : r.errors)
+    err << "selfhealctl: cannot read " << file << ": " << why << "\n";
   for (const auto& s : r.skipped)
     err << "selfhealctl: warning: " << s.file << ":" << s.line << ": skipped: " << s.reason << "\n";
 }
@@ -96,8 +98,10 @@ std::string without_params(const std::string& fn) {
   if (fn.empty() || fn.back() != ')') return fn;
   int depth = 0;
   for (size_t i = fn.size(); i-- > 0;) {
-    if (fn[i] == ')') ++depth;
-    else if (fn[i] == '(' && --depth == 0) return i > 0 ? fn.substr(0, i) : fn;
+    if (fn[i] == ')')
+      ++depth;
+    else if (fn[i] == '(' && --depth == 0)
+      return i > 0 ? fn.substr(0, i) : fn;
   }
   return fn;
 }
@@ -109,8 +113,8 @@ bool system_header(const std::string& file) {
 }  // namespace
 
 std::string frame_line(const Frame& f, const Symbolized* sym) {
-  std::string where =
-      f.module ? basename_of(*f.module) + "+" + hex_u64(f.offset) : "(no module) pc " + hex_u64(f.pc);
+  std::string where = f.module ? basename_of(*f.module) + "+" + hex_u64(f.offset)
+                               : "(no module) pc " + hex_u64(f.pc);
   if (!sym || !sym->has_function || sym->chain.empty()) return where;
   // The innermost frame that is not inlined library code (std::string's constructor tells
   // nothing about the bug); the whole chain is in `show`.

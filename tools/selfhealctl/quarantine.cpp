@@ -105,10 +105,10 @@ int fail(const std::string& url, const Response& r) {
     std::fprintf(stderr, "selfhealctl: %s: %s\n", url.c_str(), r.error.c_str());
   else
     std::fprintf(stderr, "selfhealctl: %s: HTTP %ld%s\n", url.c_str(), r.status,
-                 r.status == 403 ? " (the status handler allows this host? the sample config "
-                                   "says Require local)"
+                 r.status == 403   ? " (the status handler allows this host? the sample config "
+                                     "says Require local)"
                  : r.status == 404 ? " (no SetHandler selfheal-status at this URL?)"
-                                    : "");
+                                   : "");
   return 2;
 }
 
@@ -146,13 +146,12 @@ int list(const std::string& url, bool as_json, long timeout) {
               "REFUSED", "RETRY(s)", "SINCE", "EXPIRES", "KEY");
   for (const auto& e : q) {
     const bool on = e.value("active", false);
-    std::printf("%-16s  %-6s  %7llu  %7llu  %8lld  %-20s  %-20s  %s\n",
-                str_of(e, "key_hash").c_str(), on ? "active" : "-",
-                static_cast<unsigned long long>(num_of<uint64_t>(e, "crashes")),
-                static_cast<unsigned long long>(num_of<uint64_t>(e, "refused")),
-                static_cast<long long>(num_of<int64_t>(e, "retry_after_s")),
-                str_of(e, "since").c_str(), on ? str_of(e, "expires").c_str() : "",
-                str_of(e, "key").c_str());
+    std::printf(
+        "%-16s  %-6s  %7llu  %7llu  %8lld  %-20s  %-20s  %s\n", str_of(e, "key_hash").c_str(),
+        on ? "active" : "-", static_cast<unsigned long long>(num_of<uint64_t>(e, "crashes")),
+        static_cast<unsigned long long>(num_of<uint64_t>(e, "refused")),
+        static_cast<long long>(num_of<int64_t>(e, "retry_after_s")), str_of(e, "since").c_str(),
+        on ? str_of(e, "expires").c_str() : "", str_of(e, "key").c_str());
   }
   return 0;
 }
@@ -169,8 +168,10 @@ int lift(const std::string& url, const std::string& key, bool all, bool as_json,
   } else if (all) {
     std::printf("lifted %llu active quarantine(s)\n", static_cast<unsigned long long>(lifted));
   } else if (r.status == 404 || lifted == 0) {
-    std::fprintf(stderr, "selfhealctl: no quarantine entry for key '%s' (see selfhealctl "
-                         "quarantine list)\n", key.c_str());
+    std::fprintf(stderr,
+                 "selfhealctl: no quarantine entry for key '%s' (see selfhealctl "
+                 "quarantine list)\n",
+                 key.c_str());
   } else {
     std::printf("lifted the quarantine of %s\n", key.c_str());
   }
@@ -217,7 +218,7 @@ int cmd_quarantine(int argc, char** argv) {
         std::fprintf(stderr, "selfhealctl quarantine: --timeout '%s': use whole seconds\n", v);
         return 2;
       }
-    } else if (a.size() > 1 && a[0] == '-' ) {
+    } else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "selfhealctl quarantine: unknown option '%s'\n%s", a.c_str(), kUsage);
       return 2;
     } else {

@@ -6,10 +6,10 @@
 #include <set>
 
 #include "commands.h"
-#include "records/grouping.h"
-#include "records/reader.h"
 #include "crash_cli.h"
 #include "output.h"
+#include "records/grouping.h"
+#include "records/reader.h"
 
 namespace selfhealctl {
 
@@ -81,7 +81,8 @@ void print_backtrace(std::ostream& out, const CrashRecord& r, Symbolizer* sym) {
     const Frame& f = r.frames[b.index];
     std::string where =
         f.module ? basename_of(*f.module) + "+" + hex_u64(f.offset) : "pc " + hex_u64(f.pc);
-    std::string head = "  #" + pad_right(std::to_string(b.index), 3) + (b.in_signature ? "* " : "  ");
+    std::string head =
+        "  #" + pad_right(std::to_string(b.index), 3) + (b.in_signature ? "* " : "  ");
     if (!b.sym || !b.sym->has_function || b.sym->chain.empty()) {
       out << head << pad_right(where, 28) << (f.module ? " ??" : " (in no loaded object)") << "\n";
     } else {
@@ -94,7 +95,8 @@ void print_backtrace(std::ostream& out, const CrashRecord& r, Symbolizer* sym) {
       }
     }
     if (b.sym && !b.sym->problem.empty() && f.module) {
-      std::string key = basename_of(*f.module) + (f.build_id.empty() ? "" : " (build-id " + f.build_id + ")");
+      std::string key =
+          basename_of(*f.module) + (f.build_id.empty() ? "" : " (build-id " + f.build_id + ")");
       missing.emplace(key, std::make_pair(b.sym->problem, b.sym->package_hint));
     }
   }
@@ -116,8 +118,8 @@ void print_record(std::ostream& out, const CrashRecord& r, Symbolizer* sym) {
   if (!r.signal.address.empty()) out << ", fault address " << r.signal.address;
   if (r.signal.sender_pid) out << ", sent by pid " << *r.signal.sender_pid;
   out << "\n";
-  out << "  signature   " << r.signature << (r.signature_computed ? " (recomputed from the frames)" : "")
-      << "\n";
+  out << "  signature   " << r.signature
+      << (r.signature_computed ? " (recomputed from the frames)" : "") << "\n";
   out << "  process     pid " << r.pid << ", parent " << r.ppid << ", thread " << r.tid;
   if (!r.hostname.empty()) out << " on " << r.hostname;
   out << "\n";
@@ -128,7 +130,8 @@ void print_record(std::ostream& out, const CrashRecord& r, Symbolizer* sym) {
   if (r.uptime_ms >= 0) child += "up " + std::to_string(r.uptime_ms) + " ms";
   if (r.requests_served >= 0)
     child += (child.empty() ? "" : ", ") + std::to_string(r.requests_served) + " requests started";
-  if (r.rss_kb >= 0) child += (child.empty() ? "" : ", ") + std::string("rss ") + std::to_string(r.rss_kb) + " kB";
+  if (r.rss_kb >= 0)
+    child += (child.empty() ? "" : ", ") + std::string("rss ") + std::to_string(r.rss_kb) + " kB";
   if (!child.empty()) out << "  child       " << child << "\n";
   const char* ind = "              ";
   if (r.request) {
@@ -157,15 +160,16 @@ void print_record(std::ostream& out, const CrashRecord& r, Symbolizer* sym) {
       out << "\n";
     }
   }
-  if (r.folded) out << "  folded      " << r.folded << " identical crashes folded into this record\n";
+  if (r.folded)
+    out << "  folded      " << r.folded << " identical crashes folded into this record\n";
   if (r.truncated) out << "  note        the record was cut to stay under 64 KiB\n";
   out << "\n";
   print_backtrace(out, r, sym);
   if (!r.registers.empty()) {
     // x86-64 order as the handler writes them (the parsed object comes sorted by name).
-    static const char* const kOrder[] = {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx",
-                                         "rsi", "rdi", "r8",  "r9",  "r10", "r11", "r12",
-                                         "r13", "r14", "r15", "eflags"};
+    static const char* const kOrder[] = {"rip", "rsp", "rbp", "rax", "rbx", "rcx",
+                                         "rdx", "rsi", "rdi", "r8",  "r9",  "r10",
+                                         "r11", "r12", "r13", "r14", "r15", "eflags"};
     std::vector<std::pair<std::string, std::string>> regs;
     for (const char* k : kOrder)
       for (const auto& kv : r.registers)
@@ -202,7 +206,8 @@ ojson record_json(const CrashRecord& r, Symbolizer* sym) {
     e["in_signature"] = b.in_signature;
     for (auto it = f.begin(); it != f.end(); ++it) e[it.key()] = *it;
     e["problem"] = b.sym && !b.sym->problem.empty() ? ojson(b.sym->problem) : ojson(nullptr);
-    e["package_hint"] = b.sym && !b.sym->package_hint.empty() ? ojson(b.sym->package_hint) : ojson(nullptr);
+    e["package_hint"] =
+        b.sym && !b.sym->package_hint.empty() ? ojson(b.sym->package_hint) : ojson(nullptr);
     bt.push_back(e);
   }
   j["backtrace"] = bt;
@@ -218,16 +223,20 @@ int run_show(const std::vector<std::string>& args, CliEnv& env) {
   std::string what;
   std::vector<std::string> logs;
   for (const std::string& a : args) {
-    if (a == "--json") as_json = true;
-    else if (a == "--no-symbolize") symbolize = false;
+    if (a == "--json")
+      as_json = true;
+    else if (a == "--no-symbolize")
+      symbolize = false;
     else if (a == "-h" || a == "--help") {
       out << kUsage;
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
       err << "selfhealctl show: unknown option " << a << "\n" << kUsage;
       return 2;
-    } else if (what.empty()) what = a;
-    else logs.push_back(a);
+    } else if (what.empty())
+      what = a;
+    else
+      logs.push_back(a);
   }
   if (what.empty()) {
     err << "selfhealctl show: which crash? give a record id or a signature\n" << kUsage;
@@ -287,8 +296,8 @@ int run_show(const std::vector<std::string>& args, CliEnv& env) {
     out << j.dump(2) << "\n";
     return 0;
   }
-  out << "Group " << g.signature << ": " << g.count << " crash" << (g.count == 1 ? "" : "es") << " ("
-      << g.records << " record" << (g.records == 1 ? "" : "s");
+  out << "Group " << g.signature << ": " << g.count << " crash" << (g.count == 1 ? "" : "es")
+      << " (" << g.records << " record" << (g.records == 1 ? "" : "s");
   if (g.folded) out << ", " << g.folded << " folded";
   out << "), " << g.signal << "\n";
   out << "  first seen  " << format_time_us(g.first_us) << "\n";
@@ -300,7 +309,8 @@ int run_show(const std::vector<std::string>& args, CliEnv& env) {
   if (!g.vhosts.empty()) out << "  vhosts      " << join_counted(g.vhosts, 10) << "\n";
   if (g.no_request) out << "  no request  " << g.no_request << "\n";
   out << "  records     ";
-  for (size_t i = 0; i < g.ids.size(); ++i) out << (i ? (i % 4 == 0 ? ",\n              " : ", ") : "") << g.ids[i];
+  for (size_t i = 0; i < g.ids.size(); ++i)
+    out << (i ? (i % 4 == 0 ? ",\n              " : ", ") : "") << g.ids[i];
   out << "\n\nLatest crash of the group:\n";
   print_record(out, *g.latest, sym.get());
   return 0;

@@ -123,12 +123,14 @@ std::pair<bool, std::string> dpkg_package_of(const std::string& path) {
     if (p.empty()) continue;
     std::string out;
     int rc = run(p, out);
-    if (rc == 127 || rc < 0) return {false, "dpkg is not available to say which package ships " + path};
+    if (rc == 127 || rc < 0)
+      return {false, "dpkg is not available to say which package ships " + path};
     if (rc != 0) continue;
     size_t start = 0;
     while (start < out.size()) {
       size_t nl = out.find('\n', start);
-      std::string line = out.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      std::string line =
+          out.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
       start = nl == std::string::npos ? out.size() : nl + 1;
       if (line.rfind("diversion ", 0) == 0) continue;
       size_t colon = line.find(": ");

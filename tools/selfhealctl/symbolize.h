@@ -37,8 +37,8 @@ struct SourceFrame {
 };
 
 struct Symbolized {
-  bool has_function = false;      // a function name is known (symbol table or DWARF)
-  bool has_lines = false;         // file:line are known (DWARF)
+  bool has_function = false;       // a function name is known (symbol table or DWARF)
+  bool has_lines = false;          // file:line are known (DWARF)
   std::vector<SourceFrame> chain;  // innermost first; the last one is the real function
   std::string object;              // the ELF file used, empty when none was found
   std::string debug_file;          // separate debug info used, if any

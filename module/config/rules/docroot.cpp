@@ -31,8 +31,8 @@ void doc001(Context& c) {
     const std::string_view path = c.m.resolved(raw, buf);
     const FileInfo fi = c.env.stat(path);
     if (!fi.exists)
-      c.report(d, "DocumentRoot " + path + " does not exist: every request gets 404",
-               std::nullopt, "create the directory or fix the path");
+      c.report(d, "DocumentRoot " + path + " does not exist: every request gets 404", std::nullopt,
+               "create the directory or fix the path");
     else if (!fi.is_dir)
       c.report(d, "DocumentRoot " + path + " is not a directory", std::nullopt,
                "point DocumentRoot at a directory");
@@ -47,10 +47,12 @@ void doc002(Context& c) {
     const int mode = fi.is_dir ? (R_OK | X_OK) : R_OK;
     const std::optional<bool> ok = c.env.user_access(path, mode);
     if (ok && !*ok)
-      c.report(d, std::string(what) + " " + path + " is not readable by the run user " +
-                      (c.m.run_user.empty() ? std::to_string(c.m.run_uid) : c.m.run_user) +
-                      ": every request gets 403",
-               std::nullopt, "give the run user read (and search) permission on the path and its parents");
+      c.report(d,
+               std::string(what) + " " + path + " is not readable by the run user " +
+                   (c.m.run_user.empty() ? std::to_string(c.m.run_uid) : c.m.run_user) +
+                   ": every request gets 403",
+               std::nullopt,
+               "give the run user read (and search) permission on the path and its parents");
   };
   std::string buf;
   for (int d : c.m.all("documentroot")) {
@@ -116,12 +118,18 @@ bool rewrite_proxy_flag(const Directive& d) {
 
 void map002(Context& c) {
   static const std::map<std::string, std::vector<std::string>> kNeeds = {
-      {"http", {"proxy_http"}},       {"https", {"proxy_http"}},
-      {"ws", {"proxy_wstunnel", "proxy_http"}}, {"wss", {"proxy_wstunnel", "proxy_http"}},
-      {"ajp", {"proxy_ajp"}},         {"fcgi", {"proxy_fcgi"}},
-      {"scgi", {"proxy_scgi"}},       {"uwsgi", {"proxy_uwsgi"}},
-      {"balancer", {"proxy_balancer"}}, {"ftp", {"proxy_ftp"}},
-      {"h2", {"proxy_http2"}},        {"h2c", {"proxy_http2"}}};
+      {"http", {"proxy_http"}},
+      {"https", {"proxy_http"}},
+      {"ws", {"proxy_wstunnel", "proxy_http"}},
+      {"wss", {"proxy_wstunnel", "proxy_http"}},
+      {"ajp", {"proxy_ajp"}},
+      {"fcgi", {"proxy_fcgi"}},
+      {"scgi", {"proxy_scgi"}},
+      {"uwsgi", {"proxy_uwsgi"}},
+      {"balancer", {"proxy_balancer"}},
+      {"ftp", {"proxy_ftp"}},
+      {"h2", {"proxy_http2"}},
+      {"h2c", {"proxy_http2"}}};
   bool ssl_proxy = false;
   for (int d : c.m.all("sslproxyengine")) ssl_proxy = ssl_proxy || iequals(c.arg(d, 0), "on");
   auto check = [&](int d, std::string_view url) {
@@ -131,13 +139,15 @@ void map002(Context& c) {
     bool ok = false;
     for (const std::string& mod : it->second) ok = ok || c.m.has_module(mod);
     if (!ok) {
-      c.report(d, c.dir(d).name + " to " + url + " needs mod_" + it->second.front() +
-                      ", which is not loaded: every request gets 500 (AH01144)",
-               std::nullopt, "a2enmod " + it->second.front() + " (LoadModule " +
-                                 it->second.front() + "_module)");
+      c.report(d,
+               c.dir(d).name + " to " + url + " needs mod_" + it->second.front() +
+                   ", which is not loaded: every request gets 500 (AH01144)",
+               std::nullopt,
+               "a2enmod " + it->second.front() + " (LoadModule " + it->second.front() + "_module)");
     } else if ((scheme == "https" || scheme == "wss") && (!c.m.has_module("ssl") || !ssl_proxy)) {
-      c.report(d, c.dir(d).name + " to " + url +
-                      " needs mod_ssl and SSLProxyEngine on: every request gets 500 (AH00961)",
+      c.report(d,
+               c.dir(d).name + " to " + url +
+                   " needs mod_ssl and SSLProxyEngine on: every request gets 500 (AH00961)",
                std::nullopt, "load mod_ssl and add SSLProxyEngine on");
     }
   };
@@ -169,9 +179,10 @@ void map003(Context& c) {
     const bool ps = path.back() == '/';
     const bool us = url.back() == '/';
     if (ps != us)
-      c.report(d, "ProxyPass " + path + " " + url +
-                      ": one side ends in '/' and the other does not, so backend paths get a "
-                      "doubled or missing slash",
+      c.report(d,
+               "ProxyPass " + path + " " + url +
+                   ": one side ends in '/' and the other does not, so backend paths get a "
+                   "doubled or missing slash",
                std::nullopt, "end both the path and the URL with '/', or neither");
   }
 }
@@ -180,8 +191,9 @@ void map005(Context& c) {
   for (int d : c.m.all("limitinternalrecursion")) {
     const auto& a = c.dir(d).args;
     if ((!a.empty() && a[0] != "10") || (a.size() > 1 && a[1] != "10"))
-      c.report(d, "LimitInternalRecursion " + c.dir(d).raw_args +
-                      " (default 10): it hides a rewrite/ErrorDocument loop instead of stopping it",
+      c.report(d,
+               "LimitInternalRecursion " + c.dir(d).raw_args +
+                   " (default 10): it hides a rewrite/ErrorDocument loop instead of stopping it",
                std::nullopt, "fix the loop and remove LimitInternalRecursion");
   }
 }
@@ -233,8 +245,9 @@ void map006(Context& c) {
       path += url;
     }
     if (!c.env.stat(path).exists)
-      c.report(d, "ErrorDocument " + a[0] + " " + a[1] + " maps to " + path +
-                      ", which does not exist: clients get a second error instead",
+      c.report(d,
+               "ErrorDocument " + a[0] + " " + a[1] + " maps to " + path +
+                   ", which does not exist: clients get a second error instead",
                std::nullopt, "create the page or fix the path");
   }
 }
@@ -290,21 +303,62 @@ Environment::AccessQueries user_access_queries(const Model& m, Arena& store) {
 void add_doc_map_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety;
   const auto P = Phase::check_config;
-  out.push_back({"DOC-001", Severity::error, S, P, "DocumentRoot missing",
-                 "create the directory or fix DocumentRoot", {}, doc001});
-  out.push_back({"DOC-002", Severity::error, S, P,
+  out.push_back({"DOC-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "DocumentRoot missing",
+                 "create the directory or fix DocumentRoot",
+                 {},
+                 doc001});
+  out.push_back({"DOC-002",
+                 Severity::error,
+                 S,
+                 P,
                  "DocumentRoot or Alias target not readable by the run user",
-                 "chmod/chown so the run user can read it", {}, doc002});
-  out.push_back({"MAP-001", Severity::warning, S, P, "Alias/ScriptAlias target missing",
-                 "create the target or remove the alias", {}, map001});
-  out.push_back({"MAP-002", Severity::error, S, P, "proxy scheme without its provider module",
-                 "load the proxy provider module", {}, map002});
-  out.push_back({"MAP-003", Severity::warning, S, P, "ProxyPass trailing-slash mismatch",
-                 "make the trailing slashes agree", {}, map003});
-  out.push_back({"MAP-005", Severity::warning, S, P, "LimitInternalRecursion changed",
-                 "remove LimitInternalRecursion", {}, map005});
-  out.push_back({"MAP-006", Severity::info, S, P, "ErrorDocument local file missing",
-                 "create the error page", {}, map006});
+                 "chmod/chown so the run user can read it",
+                 {},
+                 doc002});
+  out.push_back({"MAP-001",
+                 Severity::warning,
+                 S,
+                 P,
+                 "Alias/ScriptAlias target missing",
+                 "create the target or remove the alias",
+                 {},
+                 map001});
+  out.push_back({"MAP-002",
+                 Severity::error,
+                 S,
+                 P,
+                 "proxy scheme without its provider module",
+                 "load the proxy provider module",
+                 {},
+                 map002});
+  out.push_back({"MAP-003",
+                 Severity::warning,
+                 S,
+                 P,
+                 "ProxyPass trailing-slash mismatch",
+                 "make the trailing slashes agree",
+                 {},
+                 map003});
+  out.push_back({"MAP-005",
+                 Severity::warning,
+                 S,
+                 P,
+                 "LimitInternalRecursion changed",
+                 "remove LimitInternalRecursion",
+                 {},
+                 map005});
+  out.push_back({"MAP-006",
+                 Severity::info,
+                 S,
+                 P,
+                 "ErrorDocument local file missing",
+                 "create the error page",
+                 {},
+                 map006});
 }
 
 }  // namespace selfheal::cfg

@@ -51,8 +51,8 @@ class Pattern {
     PCRE2_SIZE off = 0;
     uint32_t opts = PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES;
     if (nocase) opts |= PCRE2_CASELESS;
-    code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                              opts, &err, &off, nullptr));
+    code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), opts,
+                              &err, &off, nullptr));
     if (!code_) return;
     data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
     ctx_.reset(pcre2_match_context_create(nullptr));
@@ -84,9 +84,15 @@ class Pattern {
   }
 
  private:
-  struct FreeCode { void operator()(pcre2_code* p) const { pcre2_code_free(p); } };
-  struct FreeData { void operator()(pcre2_match_data* p) const { pcre2_match_data_free(p); } };
-  struct FreeCtx { void operator()(pcre2_match_context* p) const { pcre2_match_context_free(p); } };
+  struct FreeCode {
+    void operator()(pcre2_code* p) const { pcre2_code_free(p); }
+  };
+  struct FreeData {
+    void operator()(pcre2_match_data* p) const { pcre2_match_data_free(p); }
+  };
+  struct FreeCtx {
+    void operator()(pcre2_match_context* p) const { pcre2_match_context_free(p); }
+  };
   std::unique_ptr<pcre2_code, FreeCode> code_;
   std::unique_ptr<pcre2_match_data, FreeData> data_;
   std::unique_ptr<pcre2_match_context, FreeCtx> ctx_;
@@ -166,9 +172,10 @@ void map004(Context& c) {
       }
     }
     if (loops)
-      c.report(d, "RewriteRule " + pattern + " " + subst +
-                      " matches its own result again: the request loops until "
-                      "LimitInternalRecursion and gets 500 (AH00124)",
+      c.report(d,
+               "RewriteRule " + pattern + " " + subst +
+                   " matches its own result again: the request loops until "
+                   "LimitInternalRecursion and gets 500 (AH00124)",
                std::nullopt, "add a RewriteCond that excludes the result, or the [END] flag");
   }
 }
@@ -246,7 +253,10 @@ void hta001(Context& c) {
   const Model& m = c.m;
   if (m.known_directives.empty()) return;
   // Directory sections with an AllowOverride (non-regex paths only).
-  struct Grant { int vhost; bool allowed; };
+  struct Grant {
+    int vhost;
+    bool allowed;
+  };
   std::unordered_map<std::string, std::vector<Grant>> grants;  // by directory path
   std::vector<std::pair<std::string, int>> granted;            // AllowOverride not None
   const int ao = m.name_id("allowoverride"), aol = m.name_id("allowoverridelist");
@@ -289,8 +299,7 @@ void hta001(Context& c) {
   std::vector<std::pair<std::string, int>> roots;  // directory, vhost
   for (int v = -1; v < static_cast<int>(m.vhosts.size()); ++v) {
     std::string root = util::document_root(m, v);
-    if (!root.empty())
-      roots.emplace_back(util::strip_trailing_slash(std::move(root)), v);
+    if (!root.empty()) roots.emplace_back(util::strip_trailing_slash(std::move(root)), v);
   }
   for (const auto& g : granted) roots.push_back(g);
   // Is some granted directory `dir` itself or below it? (sorted: a range lookup)
@@ -302,8 +311,8 @@ void hta001(Context& c) {
     if (std::binary_search(granted_sorted.begin(), granted_sorted.end(), std::string_view(dir)))
       return true;
     const std::string prefix = dir + "/";
-    auto it = std::lower_bound(granted_sorted.begin(), granted_sorted.end(),
-                               std::string_view(prefix));
+    auto it =
+        std::lower_bound(granted_sorted.begin(), granted_sorted.end(), std::string_view(prefix));
     return it != granted_sorted.end() && it->substr(0, prefix.size()) == prefix;
   };
   for (const auto& [root, v] : roots) {
@@ -326,7 +335,8 @@ void hta001(Context& c) {
         }
       }
       if (depth < 3)
-        for (const std::string& sub : c.env.list_dir(dir)) todo.emplace_back(dir + "/" + sub, depth + 1);
+        for (const std::string& sub : c.env.list_dir(dir))
+          todo.emplace_back(dir + "/" + sub, depth + 1);
     }
   }
 }
@@ -334,13 +344,22 @@ void hta001(Context& c) {
 }  // namespace
 
 void add_rewrite_hta_rules(std::vector<Rule>& out) {
-  out.push_back({"MAP-004", Severity::warning, Profile::safety, Phase::check_config,
+  out.push_back({"MAP-004",
+                 Severity::warning,
+                 Profile::safety,
+                 Phase::check_config,
                  "RewriteRule that matches its own substitution",
-                 "add a RewriteCond or [END]", {}, map004});
-  out.push_back({"HTA-001", Severity::error, Profile::safety, Phase::check_config,
+                 "add a RewriteCond or [END]",
+                 {},
+                 map004});
+  out.push_back({"HTA-001",
+                 Severity::error,
+                 Profile::safety,
+                 Phase::check_config,
                  ".htaccess uses a directive no loaded module provides",
                  "load the module or remove the directive",
-                 {{"max_dirs", 2000, 0, 1000000}}, hta001});
+                 {{"max_dirs", 2000, 0, 1000000}},
+                 hta001});
 }
 
 }  // namespace selfheal::cfg

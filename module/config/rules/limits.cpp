@@ -39,13 +39,16 @@ MpmSizing sizing(const Model& m) {
 void mod001(Context& c) {
   if (!c.m.threaded_mpm()) return;
   for (const std::string& mod : c.m.modules) {
-    std::string base = mod.substr(mod.find_last_of('/') == std::string::npos ? 0 : mod.find_last_of('/') + 1);
+    std::string base =
+        mod.substr(mod.find_last_of('/') == std::string::npos ? 0 : mod.find_last_of('/') + 1);
     if (base.rfind("mod_php", 0) == 0 || base.rfind("libphp", 0) == 0 || base == "sapi_apache2.c" ||
         base == "php_module")
-      c.report(-1, base + " is not thread-safe but the " + c.m.effective_mpm() +
-                       " MPM runs requests in threads: workers crash or corrupt memory",
-               std::nullopt, "switch to mpm_prefork (a2dismod mpm_" + c.m.effective_mpm() +
-                                 "; a2enmod mpm_prefork) or use PHP-FPM via mod_proxy_fcgi");
+      c.report(-1,
+               base + " is not thread-safe but the " + c.m.effective_mpm() +
+                   " MPM runs requests in threads: workers crash or corrupt memory",
+               std::nullopt,
+               "switch to mpm_prefork (a2dismod mpm_" + c.m.effective_mpm() +
+                   "; a2enmod mpm_prefork) or use PHP-FPM via mod_proxy_fcgi");
   }
 }
 
@@ -56,28 +59,31 @@ void mpm001(Context& c) {
   const long tpc = std::min(s.threads_per_child, s.thread_limit);
   const long cap = s.server_limit * tpc;
   if (s.max_workers > cap)
-    c.report(s.mrw_d, "MaxRequestWorkers " + std::to_string(s.max_workers) + " exceeds ServerLimit " +
-                          std::to_string(s.server_limit) +
-                          (s.threaded ? " x ThreadsPerChild " + std::to_string(tpc) : "") +
-                          " = " + std::to_string(cap) + ": httpd silently clamps it (AH00515)",
-             std::nullopt, "raise ServerLimit to " +
-                               std::to_string((s.max_workers + tpc - 1) / tpc) +
-                               " or lower MaxRequestWorkers");
+    c.report(s.mrw_d,
+             "MaxRequestWorkers " + std::to_string(s.max_workers) + " exceeds ServerLimit " +
+                 std::to_string(s.server_limit) +
+                 (s.threaded ? " x ThreadsPerChild " + std::to_string(tpc) : "") + " = " +
+                 std::to_string(cap) + ": httpd silently clamps it (AH00515)",
+             std::nullopt,
+             "raise ServerLimit to " + std::to_string((s.max_workers + tpc - 1) / tpc) +
+                 " or lower MaxRequestWorkers");
 }
 
 void mpm002(Context& c) {
   if (!c.m.threaded_mpm()) return;
   const MpmSizing s = sizing(c.m);
   if (s.tpc_d >= 0 && s.threads_per_child > s.thread_limit)
-    c.report(s.tpc_d, "ThreadsPerChild " + std::to_string(s.threads_per_child) +
-                          " exceeds ThreadLimit " + std::to_string(s.thread_limit) +
-                          ": it is lowered to " + std::to_string(s.thread_limit),
+    c.report(s.tpc_d,
+             "ThreadsPerChild " + std::to_string(s.threads_per_child) + " exceeds ThreadLimit " +
+                 std::to_string(s.thread_limit) + ": it is lowered to " +
+                 std::to_string(s.thread_limit),
              std::nullopt, "raise ThreadLimit or lower ThreadsPerChild");
   const long tpc = std::min(s.threads_per_child, s.thread_limit);
   if (s.mrw_d >= 0 && tpc > 0 && s.max_workers % tpc != 0)
-    c.report(s.mrw_d, "MaxRequestWorkers " + std::to_string(s.max_workers) +
-                          " is not a multiple of ThreadsPerChild " + std::to_string(tpc) +
-                          ": it is rounded down to " + std::to_string(s.max_workers / tpc * tpc),
+    c.report(s.mrw_d,
+             "MaxRequestWorkers " + std::to_string(s.max_workers) +
+                 " is not a multiple of ThreadsPerChild " + std::to_string(tpc) +
+                 ": it is rounded down to " + std::to_string(s.max_workers / tpc * tpc),
              std::nullopt, "use a multiple of ThreadsPerChild");
 }
 
@@ -85,7 +91,7 @@ void res001(Context& c) {
   const long limit = c.env.open_file_limit();
   if (limit <= 0) return;
   long base = c.m.open_fds;
-  if (base < 0) {  // estimate: listeners + distinct log files
+  if (base < 0) {                                      // estimate: listeners + distinct log files
     std::vector<char> seen(c.distinct_log_targets());  // ForensicLog is opened elsewhere
     size_t logs = 0;
     for (const Context::LogTarget& lt : c.log_targets())
@@ -107,11 +113,13 @@ void res001(Context& c) {
   const long need = base + conns * static_cast<long>(c.threshold("fds_per_connection")) +
                     static_cast<long>(c.threshold("reserve"));
   if (need > limit)
-    c.report(-1, "each child needs about " + std::to_string(need) + " descriptors (" +
-                     std::to_string(base) + " listeners/logs + " + std::to_string(conns) +
-                     " connections) but the open-file limit is " + std::to_string(limit) +
-                     ": accept() and open() fail under load",
-             std::nullopt, "raise the limit (systemd LimitNOFILE=, APACHE_ULIMIT_MAX_FILES) or share log files");
+    c.report(-1,
+             "each child needs about " + std::to_string(need) + " descriptors (" +
+                 std::to_string(base) + " listeners/logs + " + std::to_string(conns) +
+                 " connections) but the open-file limit is " + std::to_string(limit) +
+                 ": accept() and open() fail under load",
+             std::nullopt,
+             "raise the limit (systemd LimitNOFILE=, APACHE_ULIMIT_MAX_FILES) or share log files");
 }
 
 void res002(Context& c) {
@@ -125,10 +133,12 @@ void res002(Context& c) {
                     (s.threaded ? static_cast<double>(workers) * c.threshold("thread_mb") : 0.0);
   const double have = static_cast<double>(mem) / (1024.0 * 1024.0);
   if (mb > have)
-    c.report(s.mrw_d, "MaxRequestWorkers " + std::to_string(workers) + " needs about " +
-                          std::to_string(static_cast<long>(mb)) + " MB at full load but the machine has " +
-                          std::to_string(static_cast<long>(have)) + " MB: it swaps or the OOM killer strikes",
-             std::nullopt, "lower MaxRequestWorkers (or tune SelfHealRuleThreshold RES-002 process_mb)");
+    c.report(
+        s.mrw_d,
+        "MaxRequestWorkers " + std::to_string(workers) + " needs about " +
+            std::to_string(static_cast<long>(mb)) + " MB at full load but the machine has " +
+            std::to_string(static_cast<long>(have)) + " MB: it swaps or the OOM killer strikes",
+        std::nullopt, "lower MaxRequestWorkers (or tune SelfHealRuleThreshold RES-002 process_mb)");
 }
 
 double seconds(std::string_view v) {
@@ -141,10 +151,11 @@ void lim001(Context& c) {
     if (!c.m.server_level(d)) continue;
     const double t = seconds(c.arg(d, 0));
     if (t > c.threshold("max") || t < c.threshold("min"))
-      c.report(d, "Timeout " + c.arg(d, 0) + " is outside " +
-                      std::to_string(static_cast<long>(c.threshold("min"))) + ".." +
-                      std::to_string(static_cast<long>(c.threshold("max"))) +
-                      " s: slow clients pin workers, or slow backends are cut off",
+      c.report(d,
+               "Timeout " + c.arg(d, 0) + " is outside " +
+                   std::to_string(static_cast<long>(c.threshold("min"))) + ".." +
+                   std::to_string(static_cast<long>(c.threshold("max"))) +
+                   " s: slow clients pin workers, or slow backends are cut off",
                std::nullopt, "Timeout 60");
   }
 }
@@ -152,13 +163,15 @@ void lim001(Context& c) {
 void lim002(Context& c) {
   for (int d : c.m.all("keepalivetimeout"))
     if (c.m.server_level(d) && seconds(c.arg(d, 0)) > c.threshold("max"))
-      c.report(d, "KeepAliveTimeout " + c.arg(d, 0) + " above " +
-                      std::to_string(static_cast<long>(c.threshold("max"))) +
-                      " s: idle connections hold workers", std::nullopt, "KeepAliveTimeout 5");
+      c.report(d,
+               "KeepAliveTimeout " + c.arg(d, 0) + " above " +
+                   std::to_string(static_cast<long>(c.threshold("max"))) +
+                   " s: idle connections hold workers",
+               std::nullopt, "KeepAliveTimeout 5");
   for (int d : c.m.all("maxkeepaliverequests"))
     if (c.m.server_level(d) && c.arg(d, 0) == "0")
-      c.report(d, "MaxKeepAliveRequests 0 lets one client keep a connection forever",
-               std::nullopt, "MaxKeepAliveRequests 100");
+      c.report(d, "MaxKeepAliveRequests 0 lets one client keep a connection forever", std::nullopt,
+               "MaxKeepAliveRequests 100");
 }
 
 void lim003(Context& c) {
@@ -170,8 +183,9 @@ void lim003(Context& c) {
 void lim004(Context& c) {
   for (int d : c.m.all("limitrequestfieldsize"))
     if (std::strtol(std::string(c.arg(d, 0)).c_str(), nullptr, 10) < c.threshold("field_size_min"))
-      c.report(d, "LimitRequestFieldSize " + c.arg(d, 0) +
-                      " rejects ordinary large headers (cookies, tokens) with 400",
+      c.report(d,
+               "LimitRequestFieldSize " + c.arg(d, 0) +
+                   " rejects ordinary large headers (cookies, tokens) with 400",
                std::nullopt, "LimitRequestFieldSize 8190");
   for (int d : c.m.all("limitrequestfields"))
     if (std::strtol(std::string(c.arg(d, 0)).c_str(), nullptr, 10) < c.threshold("fields_min"))
@@ -184,31 +198,78 @@ void lim004(Context& c) {
 void add_mod_mpm_res_lim_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety;
   const auto P = Phase::check_config;
-  out.push_back({"MOD-001", Severity::error, S, P, "non-thread-safe module under a threaded MPM",
-                 "use mpm_prefork", {}, mod001});
-  out.push_back({"MPM-001", Severity::warning, S, P,
+  out.push_back({"MOD-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "non-thread-safe module under a threaded MPM",
+                 "use mpm_prefork",
+                 {},
+                 mod001});
+  out.push_back({"MPM-001",
+                 Severity::warning,
+                 S,
+                 P,
                  "MaxRequestWorkers above ServerLimit x ThreadsPerChild",
-                 "raise ServerLimit", {}, mpm001});
-  out.push_back({"MPM-002", Severity::warning, S, P,
+                 "raise ServerLimit",
+                 {},
+                 mpm001});
+  out.push_back({"MPM-002",
+                 Severity::warning,
+                 S,
+                 P,
                  "ThreadsPerChild above ThreadLimit; MaxRequestWorkers not a multiple",
-                 "align the MPM numbers", {}, mpm002});
-  out.push_back({"RES-001", Severity::warning, S, Phase::post_config,
-                 "open-file limit below what a child needs", "raise the open-file limit",
-                 {{"fds_per_connection", 2, 1, 16}, {"reserve", 32, 0, 100000}}, res001});
-  out.push_back({"RES-002", Severity::warning, S, P, "MaxRequestWorkers x child memory above RAM",
+                 "align the MPM numbers",
+                 {},
+                 mpm002});
+  out.push_back({"RES-001",
+                 Severity::warning,
+                 S,
+                 Phase::post_config,
+                 "open-file limit below what a child needs",
+                 "raise the open-file limit",
+                 {{"fds_per_connection", 2, 1, 16}, {"reserve", 32, 0, 100000}},
+                 res001});
+  out.push_back({"RES-002",
+                 Severity::warning,
+                 S,
+                 P,
+                 "MaxRequestWorkers x child memory above RAM",
                  "lower MaxRequestWorkers",
-                 {{"process_mb", 25, 1, 1048576}, {"thread_mb", 1, 0, 1048576}}, res002});
-  out.push_back({"LIM-001", Severity::warning, S, P, "Timeout above 300 s or below 5 s",
-                 "Timeout 60", {{"max", 300, 1, 86400}, {"min", 5, 0, 86400}}, lim001});
-  out.push_back({"LIM-002", Severity::warning, S, P,
-                 "KeepAliveTimeout above 15 s or MaxKeepAliveRequests 0", "KeepAliveTimeout 5",
-                 {{"max", 15, 0, 86400}}, lim002});
-  out.push_back({"LIM-003", Severity::warning, Profile::hardening, P, "mod_reqtimeout not loaded",
-                 "a2enmod reqtimeout", {}, lim003});
-  out.push_back({"LIM-004", Severity::warning, S, P,
+                 {{"process_mb", 25, 1, 1048576}, {"thread_mb", 1, 0, 1048576}},
+                 res002});
+  out.push_back({"LIM-001",
+                 Severity::warning,
+                 S,
+                 P,
+                 "Timeout above 300 s or below 5 s",
+                 "Timeout 60",
+                 {{"max", 300, 1, 86400}, {"min", 5, 0, 86400}},
+                 lim001});
+  out.push_back({"LIM-002",
+                 Severity::warning,
+                 S,
+                 P,
+                 "KeepAliveTimeout above 15 s or MaxKeepAliveRequests 0",
+                 "KeepAliveTimeout 5",
+                 {{"max", 15, 0, 86400}},
+                 lim002});
+  out.push_back({"LIM-003",
+                 Severity::warning,
+                 Profile::hardening,
+                 P,
+                 "mod_reqtimeout not loaded",
+                 "a2enmod reqtimeout",
+                 {},
+                 lim003});
+  out.push_back({"LIM-004",
+                 Severity::warning,
+                 S,
+                 P,
                  "LimitRequestFieldSize below 8190 or LimitRequestFields below 50",
                  "use the defaults",
-                 {{"field_size_min", 8190, 0, 1048576}, {"fields_min", 50, 0, 100000}}, lim004});
+                 {{"field_size_min", 8190, 0, 1048576}, {"fields_min", 50, 0, 100000}},
+                 lim004});
 }
 
 }  // namespace selfheal::cfg

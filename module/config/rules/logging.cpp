@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <map>
-#include <unordered_map>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "config/rules/common.h"
@@ -39,8 +39,9 @@ void log001(Context& c) {
     }
     if (problem.empty()) continue;
     if (shell)
-      c.report(d, "piped log program " + prog + " " + problem +
-                      ": the shell starts but every log line is lost",
+      c.report(d,
+               "piped log program " + prog + " " + problem +
+                   ": the shell starts but every log line is lost",
                Severity::warning);
     else
       c.report(d, "piped log program " + prog + " " + problem +
@@ -131,11 +132,12 @@ void net001(Context& c) {
     const std::string where =
         (l.host.empty() ? std::string_view("*") : l.host) + ":" + std::to_string(l.port);
     if (r == BindResult::in_use)
-      c.report(l.dir, "cannot bind " + where + ": the address is in use by another process (AH00072)",
+      c.report(l.dir,
+               "cannot bind " + where + ": the address is in use by another process (AH00072)",
                std::nullopt, "stop the other process or choose another port");
     else if (r == BindResult::not_local)
-      c.report(l.dir, "cannot bind " + where + ": not an address of this machine",
-               std::nullopt, "listen on a local address");
+      c.report(l.dir, "cannot bind " + where + ": not an address of this machine", std::nullopt,
+               "listen on a local address");
   }
 }
 
@@ -163,9 +165,11 @@ void net002(Context& c) {
       const bool ok = it != by_port.end() &&
                       (it->second.any_address || a.wildcard() || it->second.hosts.count(a.host));
       if (!ok)
-        c.report_vhost(v, vh.dir, "no Listen for " + a.host + ":" + std::to_string(a.port) +
-                                      ": this virtual host never receives a request",
-                       std::nullopt, "add Listen " + std::to_string(a.port) + " or fix the address");
+        c.report_vhost(v, vh.dir,
+                       "no Listen for " + a.host + ":" + std::to_string(a.port) +
+                           ": this virtual host never receives a request",
+                       std::nullopt,
+                       "add Listen " + std::to_string(a.port) + " or fix the address");
     }
   }
 }
@@ -181,15 +185,15 @@ void net003(Context& c) {
       if (a.wildcard() || a.port == 0) continue;
       auto it = ports.find(a.port);
       if (it == ports.end()) continue;
-      const Directive& other = c.m.dirs[static_cast<size_t>(
-          c.m.vhosts[static_cast<size_t>(it->second.first)].dir)];
-      c.report_vhost(v, vh.dir,
-                     "<VirtualHost " + a.host + ":" + std::to_string(a.port) +
-                         "> takes every request to " + a.host + ", also those meant for the *:" +
-                         std::to_string(a.port) + " sites (first at " +
-                         c.m.files[static_cast<size_t>(other.file)] + ":" +
-                         std::to_string(other.line) + "), default site included",
-                     std::nullopt, "use *:" + std::to_string(a.port) + " like the other virtual hosts");
+      const Directive& other =
+          c.m.dirs[static_cast<size_t>(c.m.vhosts[static_cast<size_t>(it->second.first)].dir)];
+      c.report_vhost(
+          v, vh.dir,
+          "<VirtualHost " + a.host + ":" + std::to_string(a.port) + "> takes every request to " +
+              a.host + ", also those meant for the *:" + std::to_string(a.port) +
+              " sites (first at " + c.m.files[static_cast<size_t>(other.file)] + ":" +
+              std::to_string(other.line) + "), default site included",
+          std::nullopt, "use *:" + std::to_string(a.port) + " like the other virtual hosts");
     }
   }
 }
@@ -247,10 +251,11 @@ void net004(Context& c) {
         if (owner == v) return;
         const VHost& first = c.m.vhosts[static_cast<size_t>(owner)];
         const Directive& fd = c.m.dirs[static_cast<size_t>(first.dir)];
-        c.report(d, "name " + name + " on " + addr_keys[addr] +
-                        " is already served by the virtual host at " +
-                        c.m.files[static_cast<size_t>(fd.file)] + ":" + std::to_string(fd.line) +
-                        ": this one never gets its requests",
+        c.report(d,
+                 "name " + name + " on " + addr_keys[addr] +
+                     " is already served by the virtual host at " +
+                     c.m.files[static_cast<size_t>(fd.file)] + ":" + std::to_string(fd.line) +
+                     ": this one never gets its requests",
                  std::nullopt, "remove the duplicate name or merge the virtual hosts");
       };
       if (!vh.server_name.empty()) check(vh.server_name, vh.server_name_dir);
@@ -264,24 +269,72 @@ void net004(Context& c) {
 void add_log_run_net_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety;
   const auto P = Phase::check_config;
-  out.push_back({"LOG-001", Severity::error, S, P, "piped log program missing or not executable",
-                 "install the program or fix its path", {}, log001});
-  out.push_back({"LOG-002", Severity::error, S, P, "log file cannot be opened",
-                 "create the directory or point the log elsewhere", {}, log002});
-  out.push_back({"LOG-003", Severity::warning, S, P, "LogLevel debug/trace globally",
-                 "LogLevel warn", {}, log003});
-  out.push_back({"RUN-001", Severity::error, S, P, "PidFile directory missing or not writable",
-                 "create the directory (Debian: APACHE_RUN_DIR) or move PidFile", {}, run001});
-  Rule n1{"NET-001", Severity::error, S, P, "Listen address cannot be bound",
-          "free the port or change Listen", {}, net001};
+  out.push_back({"LOG-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "piped log program missing or not executable",
+                 "install the program or fix its path",
+                 {},
+                 log001});
+  out.push_back({"LOG-002",
+                 Severity::error,
+                 S,
+                 P,
+                 "log file cannot be opened",
+                 "create the directory or point the log elsewhere",
+                 {},
+                 log002});
+  out.push_back({"LOG-003",
+                 Severity::warning,
+                 S,
+                 P,
+                 "LogLevel debug/trace globally",
+                 "LogLevel warn",
+                 {},
+                 log003});
+  out.push_back({"RUN-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "PidFile directory missing or not writable",
+                 "create the directory (Debian: APACHE_RUN_DIR) or move PidFile",
+                 {},
+                 run001});
+  Rule n1{"NET-001",
+          Severity::error,
+          S,
+          P,
+          "Listen address cannot be bound",
+          "free the port or change Listen",
+          {},
+          net001};
   n1.config_test_only = true;
   out.push_back(n1);
-  out.push_back({"NET-002", Severity::warning, S, P, "virtual host port without Listen",
-                 "add the Listen", {}, net002});
-  out.push_back({"NET-003", Severity::warning, S, P, "IP-specific vhost beside *:port vhosts",
-                 "use the same address form for every vhost on a port", {}, net003});
-  out.push_back({"NET-004", Severity::warning, S, P, "duplicate ServerName/ServerAlias on one address",
-                 "remove the duplicate", {}, net004});
+  out.push_back({"NET-002",
+                 Severity::warning,
+                 S,
+                 P,
+                 "virtual host port without Listen",
+                 "add the Listen",
+                 {},
+                 net002});
+  out.push_back({"NET-003",
+                 Severity::warning,
+                 S,
+                 P,
+                 "IP-specific vhost beside *:port vhosts",
+                 "use the same address form for every vhost on a port",
+                 {},
+                 net003});
+  out.push_back({"NET-004",
+                 Severity::warning,
+                 S,
+                 P,
+                 "duplicate ServerName/ServerAlias on one address",
+                 "remove the duplicate",
+                 {},
+                 net004});
 }
 
 }  // namespace selfheal::cfg

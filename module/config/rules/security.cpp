@@ -18,8 +18,8 @@ void syn001(Context& c) {
     const std::vector<std::string> w = split_args(d.raw_args, &quoted);
     for (size_t k = 0; k < w.size(); ++k) {
       if (quoted[k] || w[k].empty() || w[k][0] != '#') continue;
-      const bool uid = w[k].size() > 1 &&
-                       w[k].find_first_not_of("0123456789", 1) == std::string::npos;
+      const bool uid =
+          w[k].size() > 1 && w[k].find_first_not_of("0123456789", 1) == std::string::npos;
       if (uid) continue;  // User #1000
       c.report(static_cast<int>(i),
                "'" + w[k] + "' in the arguments of " + d.name +
@@ -53,8 +53,9 @@ void sec001(Context& c) {
     if (!is_root_dir(c.dir(d))) continue;
     walk(c.m, d, [&](int x) {
       if (grants_all(c.dir(x)) && util::enclosing(c.m, x, {"requirenone"}) < 0)
-        c.report(x, "<Directory /> grants access to the whole filesystem: any file the run "
-                    "user can read is served",
+        c.report(x,
+                 "<Directory /> grants access to the whole filesystem: any file the run "
+                 "user can read is served",
                  std::nullopt, "Require all denied in <Directory />, grant per directory");
     });
   }
@@ -77,12 +78,11 @@ void sec002(Context& c) {
       const std::string h = to_lower(c.arg(d, 0));
       if (h != "server-status" && h != "server-info") continue;
       bool restricted = false;
-      for (int p = c.dir(d).parent; p >= 0 && c.dir(p).lname != "virtualhost";
-           p = c.dir(p).parent)
+      for (int p = c.dir(d).parent; p >= 0 && c.dir(p).lname != "virtualhost"; p = c.dir(p).parent)
         restricted = restricted || restricts(c.m, p);
       if (!restricted)
-        c.report(d, h + " is served with no access restriction: anyone can read it",
-                 std::nullopt, "add Require local (or Require ip ...) next to the SetHandler");
+        c.report(d, h + " is served with no access restriction: anyone can read it", std::nullopt,
+                 "add Require local (or Require ip ...) next to the SetHandler");
     }
 }
 
@@ -105,8 +105,10 @@ void sec003(Context& c) {
     if (!c.env.stat(path).is_dir) return;
     const std::optional<bool> w = c.env.user_access(path, W_OK);
     if (w && *w)
-      c.report(d, "CGI programs run from " + path + ", which the run user can write: a "
-                  "compromised worker plants programs that then run",
+      c.report(d,
+               "CGI programs run from " + path +
+                   ", which the run user can write: a "
+                   "compromised worker plants programs that then run",
                std::nullopt, "make the directory writable by root only");
   };
   for (int d : c.m.all("options")) {
@@ -132,8 +134,9 @@ void sec005(Context& c) {
   const int t = c.m.main_value("servertokens");
   const std::string v = t >= 0 ? to_lower(c.arg(t, 0)) : "full";
   if (v != "prod" && v != "productonly")
-    c.report(t, "ServerTokens " + (t >= 0 ? c.arg(t, 0) : std::string("Full (default)")) +
-                    " tells every client the server's version and OS",
+    c.report(t,
+             "ServerTokens " + (t >= 0 ? c.arg(t, 0) : std::string("Full (default)")) +
+                 " tells every client the server's version and OS",
              std::nullopt, "ServerTokens Prod");
   for (int d : c.m.all("serversignature"))
     if (!iequals(c.arg(d, 0), "off"))
@@ -169,7 +172,8 @@ void sec007(Context& c) {
         c.report(ch, "FollowSymLinks on " + p + ": a symlink serves any file the run user can read",
                  std::nullopt, "Options SymLinksIfOwnerMatch, or no symlinks");
       if (y.lname == "allowoverride" && !y.args.empty() && iequals(y.args[0], "all"))
-        c.report(ch, "AllowOverride All on " + p + ": any .htaccess can change the server's behaviour",
+        c.report(ch,
+                 "AllowOverride All on " + p + ": any .htaccess can change the server's behaviour",
                  std::nullopt, "AllowOverride None (or a short list)");
     }
   }
@@ -186,14 +190,16 @@ void crash001(Context& c) {
   if (c.m.run_uid == 0) return;
   const std::optional<bool> w = c.env.user_access(dir, W_OK | X_OK);
   if (w && !*w)
-    c.report(d, "CoreDumpDirectory " + dir + " is not writable by the run user: crashing "
-                "children leave no core");
+    c.report(d, "CoreDumpDirectory " + dir +
+                    " is not writable by the run user: crashing "
+                    "children leave no core");
 }
 
 void crash002(Context& c) {
   if (c.m.effective_coredump_dir().empty())
-    c.report(-1, "CoreDumpDirectory is not set: children that changed user are not dumpable, "
-                 "so a crash leaves no core",
+    c.report(-1,
+             "CoreDumpDirectory is not set: children that changed user are not dumpable, "
+             "so a crash leaves no core",
              std::nullopt, "CoreDumpDirectory /var/cache/apache2/core (writable by the run user)");
 }
 
@@ -202,26 +208,73 @@ void crash002(Context& c) {
 void add_syn_sec_crash_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety, H = Profile::hardening;
   const auto P = Phase::check_config;
-  out.push_back({"SYN-001", Severity::warning, S, P, "trailing # comment inside arguments",
-                 "move the comment to its own line", {}, syn001});
-  out.push_back({"SEC-001", Severity::error, S, P, "<Directory /> grants access",
-                 "Require all denied", {}, sec001});
-  out.push_back({"SEC-002", Severity::error, S, P, "server-status/info without access restriction",
-                 "Require local", {}, sec002});
-  out.push_back({"SEC-003", Severity::error, S, P, "ExecCGI on a directory the run user can write",
-                 "chown root, chmod 755", {}, sec003});
-  out.push_back({"SEC-004", Severity::info, H, P, "Options Indexes", "Options -Indexes", {}, sec004});
-  out.push_back({"SEC-005", Severity::info, H, P, "ServerTokens not Prod; ServerSignature On",
-                 "ServerTokens Prod; ServerSignature Off", {}, sec005});
+  out.push_back({"SYN-001",
+                 Severity::warning,
+                 S,
+                 P,
+                 "trailing # comment inside arguments",
+                 "move the comment to its own line",
+                 {},
+                 syn001});
+  out.push_back({"SEC-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "<Directory /> grants access",
+                 "Require all denied",
+                 {},
+                 sec001});
+  out.push_back({"SEC-002",
+                 Severity::error,
+                 S,
+                 P,
+                 "server-status/info without access restriction",
+                 "Require local",
+                 {},
+                 sec002});
+  out.push_back({"SEC-003",
+                 Severity::error,
+                 S,
+                 P,
+                 "ExecCGI on a directory the run user can write",
+                 "chown root, chmod 755",
+                 {},
+                 sec003});
+  out.push_back(
+      {"SEC-004", Severity::info, H, P, "Options Indexes", "Options -Indexes", {}, sec004});
+  out.push_back({"SEC-005",
+                 Severity::info,
+                 H,
+                 P,
+                 "ServerTokens not Prod; ServerSignature On",
+                 "ServerTokens Prod; ServerSignature Off",
+                 {},
+                 sec005});
   out.push_back({"SEC-006", Severity::info, H, P, "TraceEnable on", "TraceEnable Off", {}, sec006});
-  out.push_back({"SEC-007", Severity::info, H, P,
+  out.push_back({"SEC-007",
+                 Severity::info,
+                 H,
+                 P,
                  "FollowSymLinks or AllowOverride All on / or a DocumentRoot",
-                 "Options SymLinksIfOwnerMatch; AllowOverride None", {}, sec007});
-  out.push_back({"CRASH-001", Severity::info, S, P,
+                 "Options SymLinksIfOwnerMatch; AllowOverride None",
+                 {},
+                 sec007});
+  out.push_back({"CRASH-001",
+                 Severity::info,
+                 S,
+                 P,
                  "CoreDumpDirectory missing or not writable by the run user",
-                 "chown the directory to the run user", {}, crash001});
-  out.push_back({"CRASH-002", Severity::info, H, P, "CoreDumpDirectory not set",
-                 "set CoreDumpDirectory", {}, crash002});
+                 "chown the directory to the run user",
+                 {},
+                 crash001});
+  out.push_back({"CRASH-002",
+                 Severity::info,
+                 H,
+                 P,
+                 "CoreDumpDirectory not set",
+                 "set CoreDumpDirectory",
+                 {},
+                 crash002});
 }
 
 }  // namespace selfheal::cfg

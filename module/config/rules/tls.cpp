@@ -90,8 +90,7 @@ std::string subject_of(const Crypto& k, X509* x) {
 // whichever TLS-001..005 rule runs first) instead of passing the certificates silently.
 void report_unloadable(Context& c, int cert_d) {
   const std::string msg = std::string("TLS certificate checks (TLS-001..TLS-005) skipped: ") +
-                          crypto::library_name() + " could not be loaded (" + crypto::error() +
-                          ")";
+                          crypto::library_name() + " could not be loaded (" + crypto::error() + ")";
   if (std::any_of(c.findings.begin(), c.findings.end(),
                   [&](const Finding& f) { return f.message == msg; }))
     return;
@@ -115,9 +114,12 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
   if (rid == "TLS-002") {
     if (certs.empty()) {
       if (cert_pem->find("PRIVATE KEY-----") != std::string::npos)
-        c.report(cert_d, "SSLCertificateFile " + cert_path +
-                             " holds a private key, not a certificate: start fails (AH02562)",
-                 std::nullopt, "point SSLCertificateFile at the certificate and SSLCertificateKeyFile at the key");
+        c.report(
+            cert_d,
+            "SSLCertificateFile " + cert_path +
+                " holds a private key, not a certificate: start fails (AH02562)",
+            std::nullopt,
+            "point SSLCertificateFile at the certificate and SSLCertificateKeyFile at the key");
       else
         c.report(cert_d, "no PEM certificate can be read from " + cert_path);
       return;
@@ -137,10 +139,12 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
         const int pd = m.main_value("sslpassphrasedialog");
         const std::string how(pd >= 0 ? c.arg(pd, 0) : std::string_view("builtin"));
         if (!util::starts_with_i(how, "exec:") && !util::starts_with_i(how, "|"))
-          c.report(kd, "private key " + key_path +
-                           " is encrypted and SSLPassPhraseDialog is " + how +
-                           ": a start without a terminal (systemd) fails",
-                   std::nullopt, "remove the passphrase (openssl pkey -in key -out key) or use SSLPassPhraseDialog exec:/path");
+          c.report(kd,
+                   "private key " + key_path + " is encrypted and SSLPassPhraseDialog is " + how +
+                       ": a start without a terminal (systemd) fails",
+                   std::nullopt,
+                   "remove the passphrase (openssl pkey -in key -out key) or use "
+                   "SSLPassPhraseDialog exec:/path");
       } else if (!kr.key && (key_d >= 0 || kr.present)) {
         c.report(kd, "no private key can be read from " + key_path);
       }
@@ -161,12 +165,12 @@ void check_pair(Context& c, int v, int cert_d, int key_d, int chain_d) {
     if (!ok) return;
     const double warn_days = c.threshold("days");
     if (days < 0 || (days == 0 && secs < 0))
-      c.report(cert_d, "certificate " + cert_path + " expired " + std::to_string(-days) +
-                           " days ago; it is served with no warning in the log",
+      c.report(cert_d,
+               "certificate " + cert_path + " expired " + std::to_string(-days) +
+                   " days ago; it is served with no warning in the log",
                Severity::error);
     else if (days < warn_days)
-      c.report(cert_d, "certificate " + cert_path + " expires in " + std::to_string(days) +
-                           " days",
+      c.report(cert_d, "certificate " + cert_path + " expires in " + std::to_string(days) + " days",
                Severity::warning);
     return;
   }
@@ -274,10 +278,13 @@ void tls006(Context& c) {
   for (const Listen& l : m.listens) {
     const bool https = l.protocol == "https" || (l.protocol.empty() && l.port == 443);
     if (!https || main_ssl || ssl_ports.count(l.port)) continue;
-    c.report(l.dir, "Listen " + std::to_string(l.port) +
-                        " is an SSL port but no virtual host on it has SSLEngine on: "
-                        "clients get plain HTTP",
-             std::nullopt, "add a <VirtualHost *:" + std::to_string(l.port) + "> with SSLEngine on, or remove the Listen");
+    c.report(l.dir,
+             "Listen " + std::to_string(l.port) +
+                 " is an SSL port but no virtual host on it has SSLEngine on: "
+                 "clients get plain HTTP",
+             std::nullopt,
+             "add a <VirtualHost *:" + std::to_string(l.port) +
+                 "> with SSLEngine on, or remove the Listen");
   }
 }
 
@@ -292,9 +299,9 @@ void tls007(Context& c) {
         std::string t = to_lower(a);
         const char op = (t[0] == '+' || t[0] == '-') ? t[0] : 0;
         if (op) t.erase(0, 1);
-        std::vector<std::string> set = t == "all"
-            ? std::vector<std::string>{"tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"}
-            : std::vector<std::string>{t};
+        std::vector<std::string> set =
+            t == "all" ? std::vector<std::string>{"tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"}
+                       : std::vector<std::string>{t};
         if (!op) {
           if (&a == &c.m.dirs[static_cast<size_t>(d)].args.front()) on.clear();
         }
@@ -307,8 +314,9 @@ void tls007(Context& c) {
       }
       for (const char* weak : {"sslv3", "tlsv1", "tlsv1.1"})
         if (on.count(weak))
-          c.report(d, std::string("SSLProtocol enables ") + weak +
-                          ", below the Mozilla intermediate profile",
+          c.report(d,
+                   std::string("SSLProtocol enables ") + weak +
+                       ", below the Mozilla intermediate profile",
                    std::nullopt, "SSLProtocol -all +TLSv1.2 +TLSv1.3");
     }
     if (int d = m.server_value("sslciphersuite", v); d >= 0) {
@@ -322,13 +330,15 @@ void tls007(Context& c) {
         start = end + 1;
         if (tok.empty() || tok[0] == '!' || tok[0] == '-') continue;
         if (tok[0] == '+') tok.erase(0, 1);
-        for (const char* weak : {"RC4", "DES", "3DES", "MD5", "NULL", "EXPORT", "EXP", "LOW",
-                                 "aNULL", "eNULL", "ADH", "AECDH", "SEED", "IDEA", "RC2", "ALL",
-                                 "DEFAULT", "MEDIUM"}) {
+        for (const char* weak :
+             {"RC4", "DES", "3DES", "MD5", "NULL", "EXPORT", "EXP", "LOW", "aNULL", "eNULL", "ADH",
+              "AECDH", "SEED", "IDEA", "RC2", "ALL", "DEFAULT", "MEDIUM"}) {
           if (tok == weak || tok.find(std::string(weak) + "-") == 0 ||
               (tok.find("-" + std::string(weak) + "-") != std::string::npos)) {
-            c.report(d, "SSLCipherSuite allows " + tok + ", weaker than the Mozilla intermediate profile",
-                     std::nullopt, "use the Mozilla intermediate cipher list");
+            c.report(
+                d,
+                "SSLCipherSuite allows " + tok + ", weaker than the Mozilla intermediate profile",
+                std::nullopt, "use the Mozilla intermediate cipher list");
             break;
           }
         }
@@ -345,25 +355,62 @@ void tls007(Context& c) {
 void add_tls_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety;
   const auto P = Phase::check_config;
-  out.push_back({"TLS-001", Severity::error, S, P, "certificate and private key do not match",
-                 "point SSLCertificateKeyFile at the key the certificate was issued for", {}, cert_rules});
-  out.push_back({"TLS-002", Severity::error, S, P,
-                 "certificate or key unreadable, or an encrypted key without a passphrase dialog",
-                 "fix the PEM file", {}, cert_rules});
-  out.push_back({"TLS-003", Severity::error, S, P, "certificate expired or expiring soon",
-                 "renew the certificate", {{"days", 30, 0, 3650}}, cert_rules});
-  out.push_back({"TLS-004", Severity::warning, S, P,
-                 "certificate names do not cover ServerName/ServerAlias",
-                 "issue a certificate covering every ServerName/ServerAlias, or split the vhost", {},
+  out.push_back({"TLS-001",
+                 Severity::error,
+                 S,
+                 P,
+                 "certificate and private key do not match",
+                 "point SSLCertificateKeyFile at the key the certificate was issued for",
+                 {},
                  cert_rules});
-  out.push_back({"TLS-005", Severity::warning, S, P, "incomplete or misordered certificate chain",
-                 "put the leaf first, then each issuer, in SSLCertificateFile", {}, cert_rules});
-  out.push_back({"TLS-006", Severity::error, S, P,
+  out.push_back({"TLS-002",
+                 Severity::error,
+                 S,
+                 P,
+                 "certificate or key unreadable, or an encrypted key without a passphrase dialog",
+                 "fix the PEM file",
+                 {},
+                 cert_rules});
+  out.push_back({"TLS-003",
+                 Severity::error,
+                 S,
+                 P,
+                 "certificate expired or expiring soon",
+                 "renew the certificate",
+                 {{"days", 30, 0, 3650}},
+                 cert_rules});
+  out.push_back({"TLS-004",
+                 Severity::warning,
+                 S,
+                 P,
+                 "certificate names do not cover ServerName/ServerAlias",
+                 "issue a certificate covering every ServerName/ServerAlias, or split the vhost",
+                 {},
+                 cert_rules});
+  out.push_back({"TLS-005",
+                 Severity::warning,
+                 S,
+                 P,
+                 "incomplete or misordered certificate chain",
+                 "put the leaf first, then each issuer, in SSLCertificateFile",
+                 {},
+                 cert_rules});
+  out.push_back({"TLS-006",
+                 Severity::error,
+                 S,
+                 P,
                  "SSL and non-SSL vhosts on one address, or an SSL Listen without SSLEngine",
-                 "give each address:port one kind of virtual host", {}, tls006});
-  out.push_back({"TLS-007", Severity::warning, Profile::hardening, P,
+                 "give each address:port one kind of virtual host",
+                 {},
+                 tls006});
+  out.push_back({"TLS-007",
+                 Severity::warning,
+                 Profile::hardening,
+                 P,
                  "protocols/ciphers weaker than Mozilla intermediate, or SSLCompression on",
-                 "SSLProtocol -all +TLSv1.2 +TLSv1.3", {}, tls007});
+                 "SSLProtocol -all +TLSv1.2 +TLSv1.3",
+                 {},
+                 tls007});
 }
 
 }  // namespace selfheal::cfg

@@ -32,13 +32,18 @@ std::string id_of(const std::string& line) {
   return line.substr(p, line.find('"', p) - p);
 }
 
-void append(int fd, const std::string& s) { ASSERT_EQ(write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+void append(int fd, const std::string& s) {
+  ASSERT_EQ(write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+}
 
-void nap(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 struct TempDir {
-  fs::path p = fs::temp_directory_path() / ("selfheal-follow-" + std::to_string(getpid()) + "-" +
-                                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  fs::path p = fs::temp_directory_path() /
+               ("selfheal-follow-" + std::to_string(getpid()) + "-" +
+                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   TempDir() { fs::create_directories(p); }
   ~TempDir() { fs::remove_all(p); }
 };
@@ -55,7 +60,8 @@ TEST(CliFollow, AcrossRenameCreateAndCopytruncate) {
   CliEnv env = test_env(out, err);
   int rc = -1;
   std::thread t([&] {
-    rc = run_follow({log, "--count", "4", "--timeout", "20", "--interval", "20", "--no-symbolize"}, env);
+    rc = run_follow({log, "--count", "4", "--timeout", "20", "--interval", "20", "--no-symbolize"},
+                    env);
   });
   nap(150);
   append(fd, lines[1]);  // 1: plain append
@@ -92,7 +98,8 @@ TEST(CliFollow, FromStartJsonAndDamage) {
   std::ofstream(log) << lines[0] << "garbage\n" << lines[1];
   std::ostringstream out, err;
   CliEnv env = test_env(out, err);
-  int rc = run_follow({log, "--from-start", "--json", "--count", "2", "--timeout", "5", "--interval", "20"}, env);
+  int rc = run_follow(
+      {log, "--from-start", "--json", "--count", "2", "--timeout", "5", "--interval", "20"}, env);
   EXPECT_EQ(rc, 0);
   std::istringstream in(out.str());
   std::string l1, l2;
@@ -139,7 +146,9 @@ TEST(CliFollow, WaitsForALogThatDoesNotExistYet) {
   std::ostringstream out, err;
   CliEnv env = test_env(out, err);
   int rc = -1;
-  std::thread t([&] { rc = run_follow({log, "--count", "1", "--timeout", "10", "--interval", "20"}, env); });
+  std::thread t([&] {
+    rc = run_follow({log, "--count", "1", "--timeout", "10", "--interval", "20"}, env);
+  });
   nap(100);
   std::ofstream(log) << lines[5];
   t.join();

@@ -54,11 +54,13 @@ TEST(CliGolden, CrashesDamagedJson) {
 }
 
 TEST(CliGolden, CrashesFiltered) {
-  Captured c = run(run_crashes, {kSample, "--since", "2026-11-22", "--until", "2026-11-24T08:30:00Z",
-                                 "--signal", "segv", "--path", "/api", "--vhost", "www.example.com"});
+  Captured c =
+      run(run_crashes, {kSample, "--since", "2026-11-22", "--until", "2026-11-24T08:30:00Z",
+                        "--signal", "segv", "--path", "/api", "--vhost", "www.example.com"});
   EXPECT_EQ(c.rc, 0);
   expect_golden("crashes_filtered.txt", c.out);
-  Captured rel = run(run_crashes, {kSample, "--since", "1d", "--no-symbolize"});  // now: 11-25 00:00
+  Captured rel =
+      run(run_crashes, {kSample, "--since", "1d", "--no-symbolize"});  // now: 11-25 00:00
   EXPECT_NE(rel.out.find("2 of 8 records match"), std::string::npos) << rel.out;
   Captured none = run(run_crashes, {kSample, "--signal", "SIGFPE"});
   EXPECT_NE(none.out.find("No crashes match."), std::string::npos) << none.out;
@@ -126,7 +128,8 @@ TEST(CliGolden, DefaultLogFromEnvironmentAndConfig) {
   EXPECT_EQ(default_crash_log(env).path, "/var/log/apache2/selfheal_crash.log");
   // A missing default log just means no crashes yet.
   env.getenv = [](const char* n) -> const char* {
-    return std::string(n) == "SELFHEAL_CRASH_LOG" ? SELFHEAL_TEST_DATA "/no-crashes-yet.log" : nullptr;
+    return std::string(n) == "SELFHEAL_CRASH_LOG" ? SELFHEAL_TEST_DATA "/no-crashes-yet.log"
+                                                  : nullptr;
   };
   EXPECT_EQ(run_crashes({}, env), 0);
   EXPECT_NE(out.str().find("no crash has been recorded"), std::string::npos) << out.str();

@@ -93,7 +93,8 @@ Where locate(const void* pc) {
             const char* name = p + sizeof(ElfW(Nhdr));
             const unsigned char* desc =
                 reinterpret_cast<const unsigned char*>(name + ((nh->n_namesz + 3) & ~3u));
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                std::memcmp(name, "GNU", 4) == 0) {
               static const char kHex[] = "0123456789abcdef";
               for (unsigned k = 0; k < nh->n_descsz; ++k) {
                 c->w->build_id += kHex[desc[k] >> 4];
@@ -128,7 +129,9 @@ SymbolizerOptions no_dpkg() {
   return o;
 }
 
-std::string base(const std::string& p) { return std::filesystem::path(p).filename().string(); }
+std::string base(const std::string& p) {
+  return std::filesystem::path(p).filename().string();
+}
 
 TEST(SymbolizeSelf, FunctionEntryResolvesToFunctionAndFile) {
   Frame f = frame_for(reinterpret_cast<const void*>(&selfheal_symbolize_caller));
@@ -184,7 +187,8 @@ TEST(SymbolizeSelf, FoundByBuildIdWhenThePathIsGone) {
   auto dir = root / ".build-id" / f.build_id.substr(0, 2);
   std::filesystem::create_directories(dir);
   auto debug = dir / (f.build_id.substr(2) + ".debug");
-  std::filesystem::copy_file(f.module.value(), debug, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(f.module.value(), debug,
+                             std::filesystem::copy_options::overwrite_existing);
   f.module = "/nonexistent/moved-away/" + base(f.module.value());
   SymbolizerOptions o = no_dpkg();
   o.debug_root = root.string();

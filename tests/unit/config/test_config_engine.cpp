@@ -34,9 +34,10 @@ TEST(ConfigModel, EmptyQuotedVhostAddress) {
 }
 
 TEST(ConfigModel, VhostsNamesAddressesAndLines) {
-  Model m = model("Listen 80\nListen 127.0.0.1:8443 https\n<VirtualHost *:80 [::1]:81>\n"
-                  "  ServerName WWW.example.com:80\n  ServerAlias a b\n"
-                  "  <Directory /x>\n    Require all granted\n  </Directory>\n</VirtualHost>\n");
+  Model m = model(
+      "Listen 80\nListen 127.0.0.1:8443 https\n<VirtualHost *:80 [::1]:81>\n"
+      "  ServerName WWW.example.com:80\n  ServerAlias a b\n"
+      "  <Directory /x>\n    Require all granted\n  </Directory>\n</VirtualHost>\n");
   ASSERT_EQ(m.vhosts.size(), 1u);
   const VHost& v = m.vhosts[0];
   EXPECT_EQ(v.server_name, "www.example.com");
@@ -56,8 +57,9 @@ TEST(ConfigModel, VhostsNamesAddressesAndLines) {
 }
 
 TEST(ConfigModel, ServerValueInheritsFromMain) {
-  Model m = model("Timeout 30\n<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost *:81>\nTimeout 5\n"
-                  "</VirtualHost>\n");
+  Model m = model(
+      "Timeout 30\n<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost *:81>\nTimeout 5\n"
+      "</VirtualHost>\n");
   EXPECT_EQ(m.dirs[static_cast<size_t>(m.server_value("timeout", 0))].args[0], "30");
   EXPECT_EQ(m.dirs[static_cast<size_t>(m.server_value("timeout", 1))].args[0], "5");
   EXPECT_EQ(m.resolve("logs/x"), "/etc/apache2/logs/x");
@@ -73,11 +75,22 @@ TEST(ConfigModel, ContinuationLinesKeepFirstLine) {
 // The word splitter's eight-byte scan (with its overlapping last load) and the local
 // word buffer (spilling past eight words) must split exactly like split_args().
 TEST(ConfigModel, DirectiveArgsMatchSplitArgs) {
-  const std::vector<std::string> cases = {
-      "a", "abcdefg", "abcdefgh", "abcdefghi", "/srv/www/site-1234/htdocs", "x\ty",
-      "one two three four five six seven eight nine ten eleven",
-      "a\x01" "b c", "\"quoted arg\" tail", "'it''s' \"a\\\"b\" c", "#comment-like 1",
-      "trailing-spaces   ", "aaaaaaa\x1f" "bbbbbbbb cc", std::string(70, 'z') + " y"};
+  const std::vector<std::string> cases = {"a",
+                                          "abcdefg",
+                                          "abcdefgh",
+                                          "abcdefghi",
+                                          "/srv/www/site-1234/htdocs",
+                                          "x\ty",
+                                          "one two three four five six seven eight nine ten eleven",
+                                          "a\x01"
+                                          "b c",
+                                          "\"quoted arg\" tail",
+                                          "'it''s' \"a\\\"b\" c",
+                                          "#comment-like 1",
+                                          "trailing-spaces   ",
+                                          "aaaaaaa\x1f"
+                                          "bbbbbbbb cc",
+                                          std::string(70, 'z') + " y"};
   for (const std::string& raw : cases) {
     Model m;
     const int f = m.intern_file("t.conf");
@@ -163,10 +176,10 @@ TEST(RuleEngine, EveryRuleHasIdSeverityProfileAndUniqueId) {
     EXPECT_NE(r.fn, nullptr);
     EXPECT_NE(std::string(r.hint), "");
   }
-  for (const char* id : {"TLS-001", "TLS-007", "LOG-001", "LOG-003", "RUN-001", "NET-001",
-                         "NET-004", "DOC-001", "DOC-002", "MAP-001", "MAP-006", "MOD-001",
-                         "MPM-001", "MPM-002", "RES-001", "RES-002", "LIM-001", "LIM-004",
-                         "SYN-001", "SEC-001", "SEC-007", "CRASH-001", "HTA-001"})
+  for (const char* id :
+       {"TLS-001", "TLS-007", "LOG-001", "LOG-003", "RUN-001", "NET-001",   "NET-004", "DOC-001",
+        "DOC-002", "MAP-001", "MAP-006", "MOD-001", "MPM-001", "MPM-002",   "RES-001", "RES-002",
+        "LIM-001", "LIM-004", "SYN-001", "SEC-001", "SEC-007", "CRASH-001", "HTA-001"})
     EXPECT_NE(find_rule(id), nullptr) << id;
   EXPECT_TRUE(is_rule_family("TLS"));
   EXPECT_FALSE(is_rule_family("NOPE"));
@@ -193,14 +206,15 @@ TEST(RuleEngine, PerVhostSkip) {
 TEST(RuleEngine, ProfileDirectiveEnablesHardening) {
   FakeEnv env;
   EXPECT_TRUE(only(run(model("TraceEnable on\n"), env), "SEC-006").empty());
-  EXPECT_EQ(only(run(model("SelfHealProfile hardening\nTraceEnable on\n"), env), "SEC-006").size(), 1u);
+  EXPECT_EQ(only(run(model("SelfHealProfile hardening\nTraceEnable on\n"), env), "SEC-006").size(),
+            1u);
 }
 
 TEST(RuleEngine, ThresholdDirective) {
   FakeEnv env;
-  EXPECT_TRUE(only(run(model("SelfHealRuleThreshold LIM-001 max 1000\nTimeout 900\n"), env),
-                   "LIM-001")
-                  .empty());
+  EXPECT_TRUE(
+      only(run(model("SelfHealRuleThreshold LIM-001 max 1000\nTimeout 900\n"), env), "LIM-001")
+          .empty());
 }
 
 TEST(RuleEngine, UserAccessIsPrefetchedOnce) {
@@ -211,8 +225,9 @@ TEST(RuleEngine, UserAccessIsPrefetchedOnce) {
 
 TEST(RuleEngine, FindingJsonAndText) {
   Finding f{"TLS-001", Severity::error, "/etc/a.conf", 3, "v", "msg \"q\"", "hint"};
-  EXPECT_EQ(finding_json(f),
-            R"({"file":"/etc/a.conf","hint":"hint","line":3,"message":"msg \"q\"","rule":"TLS-001","severity":"error","vhost":"v"})");
+  EXPECT_EQ(
+      finding_json(f),
+      R"({"file":"/etc/a.conf","hint":"hint","line":3,"message":"msg \"q\"","rule":"TLS-001","severity":"error","vhost":"v"})");
   EXPECT_EQ(finding_text(f), "/etc/a.conf:3: error TLS-001 [v] msg \"q\" (fix: hint)");
 }
 
@@ -273,8 +288,11 @@ TEST(SystemEnvironment, PrestatAnswersDocumentRootsAhead) {
   for (const char* d : {"root", "dir", "expr%{HOST}", "regex", "rel"})
     fs::create_directories(base / d);
   const std::string b = base.string();
-  Model m = model("DocumentRoot " + b + "/root\n<Directory " + b + "/dir>\n</Directory>\n"
-                  "DocumentRoot " + b + "/expr%{HOST}\n<Directory ~ " + b + "/regex>\n"
+  Model m = model("DocumentRoot " + b + "/root\n<Directory " + b +
+                  "/dir>\n</Directory>\n"
+                  "DocumentRoot " +
+                  b + "/expr%{HOST}\n<Directory ~ " + b +
+                  "/regex>\n"
                   "</Directory>\n<VirtualHost *:80>\nDocumentRoot rel\n</VirtualHost>\n");
   m.server_root = b;
   SystemEnvironment env("", -1, -1);

@@ -34,8 +34,8 @@ TEST_F(FsRules, Log001ShellFormAndPathSearch) {
 }
 
 TEST_F(FsRules, Log002DirectoryMissingOrIsDirectory) {
-  auto f = check("ErrorLog /nonexistent/error.log\nCustomLog /var/log/apache2 combined\n",
-                 "LOG-002");
+  auto f =
+      check("ErrorLog /nonexistent/error.log\nCustomLog /var/log/apache2 combined\n", "LOG-002");
   ASSERT_EQ(f.size(), 2u) << dump(f);
   EXPECT_EQ(f[0].line, 1);
   EXPECT_EQ(f[1].line, 2);
@@ -47,10 +47,11 @@ TEST_F(FsRules, Log002ReadOnlyFilesystem) {
 }
 
 TEST_F(FsRules, Log002WritableDirectoryAndSyslogClean) {
-  EXPECT_TRUE(check("ErrorLog /var/log/apache2/error.log\nErrorLog syslog:local7\n"
-                    "<VirtualHost *:80>\nCustomLog /var/log/apache2/a.log combined\n</VirtualHost>\n",
-                    "LOG-002")
-                  .empty());
+  EXPECT_TRUE(
+      check("ErrorLog /var/log/apache2/error.log\nErrorLog syslog:local7\n"
+            "<VirtualHost *:80>\nCustomLog /var/log/apache2/a.log combined\n</VirtualHost>\n",
+            "LOG-002")
+          .empty());
 }
 
 TEST_F(FsRules, Log003GlobalDebug) {
@@ -100,24 +101,27 @@ TEST_F(FsRules, Net002CoveredClean) {
 }
 
 TEST_F(FsRules, Net003IpVhostBesideWildcard) {
-  auto f = check("Listen 80\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n"
-                 "<VirtualHost 127.0.0.1:80>\nServerName b\n</VirtualHost>\n",
-                 "NET-003");
+  auto f = check(
+      "Listen 80\n<VirtualHost *:80>\nServerName a\n</VirtualHost>\n"
+      "<VirtualHost 127.0.0.1:80>\nServerName b\n</VirtualHost>\n",
+      "NET-003");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].line, 5);
   EXPECT_EQ(f[0].vhost, "b (127.0.0.1:80)");
 }
 
 TEST_F(FsRules, Net003DifferentPortsClean) {
-  EXPECT_TRUE(check("<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost 127.0.0.1:81>\n</VirtualHost>\n",
-                    "NET-003")
-                  .empty());
+  EXPECT_TRUE(
+      check("<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost 127.0.0.1:81>\n</VirtualHost>\n",
+            "NET-003")
+          .empty());
 }
 
 TEST_F(FsRules, Net004DuplicateNames) {
-  auto f = check("<VirtualHost *:80>\nServerName a.example\n</VirtualHost>\n"
-                 "<VirtualHost *:80>\nServerName b.example\nServerAlias A.example\n</VirtualHost>\n",
-                 "NET-004");
+  auto f = check(
+      "<VirtualHost *:80>\nServerName a.example\n</VirtualHost>\n"
+      "<VirtualHost *:80>\nServerName b.example\nServerAlias A.example\n</VirtualHost>\n",
+      "NET-004");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].line, 6);
 }
@@ -144,9 +148,10 @@ TEST_F(FsRules, Doc002NotReadableByRunUser) {
   env.dir("/srv/private");
   env.user[{"/srv/private", R_OK | X_OK}] = false;
   env.user[{"/var/www/html", R_OK | X_OK}] = true;
-  auto f = check("DocumentRoot /var/www/html\n<VirtualHost *:80>\nDocumentRoot /srv/private\n"
-                 "</VirtualHost>\n",
-                 "DOC-002");
+  auto f = check(
+      "DocumentRoot /var/www/html\n<VirtualHost *:80>\nDocumentRoot /srv/private\n"
+      "</VirtualHost>\n",
+      "DOC-002");
   ASSERT_EQ(f.size(), 1u) << dump(f);
   EXPECT_EQ(f[0].line, 3);
 }
@@ -166,9 +171,10 @@ TEST_F(FsRules, Map001ExistingAndMatchFormsClean) {
 }
 
 TEST_F(FsRules, Map002ProxyWithoutProvider) {
-  auto f = check("<VirtualHost *:80>\nProxyPass /app/ http://127.0.0.1:9000/\n"
-                 "ProxyPass /f/ fcgi://127.0.0.1:9001/\n</VirtualHost>\n",
-                 "MAP-002");
+  auto f = check(
+      "<VirtualHost *:80>\nProxyPass /app/ http://127.0.0.1:9000/\n"
+      "ProxyPass /f/ fcgi://127.0.0.1:9001/\n</VirtualHost>\n",
+      "MAP-002");
   ASSERT_EQ(f.size(), 2u) << dump(f);
   EXPECT_EQ(f[0].line, 2);
 }
@@ -180,8 +186,9 @@ TEST_F(FsRules, Map002WithProviderClean) {
 }
 
 TEST_F(FsRules, Map003SlashMismatch) {
-  auto f = check("ProxyPass /app http://b/app/\n<Location /x/>\nProxyPass http://b/x\n</Location>\n",
-                 "MAP-003");
+  auto f =
+      check("ProxyPass /app http://b/app/\n<Location /x/>\nProxyPass http://b/x\n</Location>\n",
+            "MAP-003");
   EXPECT_EQ(f.size(), 2u) << dump(f);
 }
 
@@ -190,9 +197,10 @@ TEST_F(FsRules, Map003ConsistentClean) {
 }
 
 TEST_F(FsRules, Map004PerDirectoryLoop) {
-  auto f = check("<Directory /var/www/html>\nRewriteEngine on\nRewriteRule ^(.*)$ /app/$1 [L]\n"
-                 "</Directory>\n",
-                 "MAP-004");
+  auto f = check(
+      "<Directory /var/www/html>\nRewriteEngine on\nRewriteRule ^(.*)$ /app/$1 [L]\n"
+      "</Directory>\n",
+      "MAP-004");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].line, 3);
 }
@@ -207,9 +215,10 @@ TEST_F(FsRules, Map004GuardedOrTerminatingClean) {
 
 // PCRE syntax mod_rewrite accepts and ECMAScript does not: a lookbehind and an inline flag.
 TEST_F(FsRules, Map004ReadsPcreSyntax) {
-  auto f = check("<Directory /var/www/html>\nRewriteEngine on\n"
-                 "RewriteRule (?<!x)^(?i)(.*)$ /app/$1 [L]\n</Directory>\n",
-                 "MAP-004");
+  auto f = check(
+      "<Directory /var/www/html>\nRewriteEngine on\n"
+      "RewriteRule (?<!x)^(?i)(.*)$ /app/$1 [L]\n</Directory>\n",
+      "MAP-004");
   ASSERT_EQ(f.size(), 1u) << dump(f);
   EXPECT_EQ(f[0].line, 3);
 }
@@ -237,9 +246,10 @@ TEST_F(FsRules, Map005RecursionLimitChanged) {
 
 TEST_F(FsRules, Map006ErrorDocumentMissing) {
   env.file("/var/www/html/404.html");
-  auto f = check("DocumentRoot /var/www/html\nErrorDocument 404 /404.html\n"
-                 "ErrorDocument 500 /oops.html\nErrorDocument 403 \"Forbidden\"\n",
-                 "MAP-006");
+  auto f = check(
+      "DocumentRoot /var/www/html\nErrorDocument 404 /404.html\n"
+      "ErrorDocument 500 /oops.html\nErrorDocument 403 \"Forbidden\"\n",
+      "MAP-006");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].line, 3);
   EXPECT_EQ(f[0].severity, Severity::info);
@@ -255,10 +265,12 @@ TEST_F(FsRules, Map006AliasedErrorPageClean) {
 }
 
 TEST_F(FsRules, Hta001UnknownDirectiveInHtaccess) {
-  env.file("/var/www/html/.htaccess", "# c\nRewriteEngine on\n<IfModule mod_nope.c>\nNope 1\n"
-                                      "</IfModule>\nHeader set X 1\n");
-  Model m = model("DocumentRoot /var/www/html\n<Directory /var/www/html>\nAllowOverride All\n"
-                  "</Directory>\n");
+  env.file("/var/www/html/.htaccess",
+           "# c\nRewriteEngine on\n<IfModule mod_nope.c>\nNope 1\n"
+           "</IfModule>\nHeader set X 1\n");
+  Model m = model(
+      "DocumentRoot /var/www/html\n<Directory /var/www/html>\nAllowOverride All\n"
+      "</Directory>\n");
   m.known_directives = {"rewriteengine", "documentroot", "ifmodule", "allowoverride"};
   auto f = only(run(m, env), "HTA-001");
   ASSERT_EQ(f.size(), 1u) << dump(f);
@@ -268,8 +280,9 @@ TEST_F(FsRules, Hta001UnknownDirectiveInHtaccess) {
 
 TEST_F(FsRules, Hta001OverridesOffClean) {
   env.file("/var/www/html/.htaccess", "Header set X 1\n");
-  Model m = model("DocumentRoot /var/www/html\n<Directory /var/www/html>\nAllowOverride None\n"
-                  "</Directory>\n");
+  Model m = model(
+      "DocumentRoot /var/www/html\n<Directory /var/www/html>\nAllowOverride None\n"
+      "</Directory>\n");
   m.known_directives = {"rewriteengine"};
   EXPECT_TRUE(only(run(m, env), "HTA-001").empty());
 }

@@ -75,16 +75,18 @@ TEST_F(Misc, Lim001TimeoutOutOfRange) {
             2u);
 }
 
-TEST_F(Misc, Lim001DebianTimeoutClean) { EXPECT_TRUE(check("Timeout 300\n", "LIM-001").empty()); }
+TEST_F(Misc, Lim001DebianTimeoutClean) {
+  EXPECT_TRUE(check("Timeout 300\n", "LIM-001").empty());
+}
 
 TEST_F(Misc, Lim002KeepAlive) {
   EXPECT_EQ(check("KeepAliveTimeout 30\nMaxKeepAliveRequests 0\n", "LIM-002").size(), 2u);
 }
 
 TEST_F(Misc, Lim002Clean) {
-  EXPECT_TRUE(check("KeepAliveTimeout 5\nKeepAliveTimeout 900ms\nMaxKeepAliveRequests 100\n",
-                    "LIM-002")
-                  .empty());
+  EXPECT_TRUE(
+      check("KeepAliveTimeout 5\nKeepAliveTimeout 900ms\nMaxKeepAliveRequests 100\n", "LIM-002")
+          .empty());
 }
 
 TEST_F(Misc, Lim003NoReqtimeoutHardeningOnly) {
@@ -93,7 +95,9 @@ TEST_F(Misc, Lim003NoReqtimeoutHardeningOnly) {
   EXPECT_EQ(only(run(m, env, true), "LIM-003").size(), 1u);
 }
 
-TEST_F(Misc, Lim003LoadedClean) { EXPECT_TRUE(check("", "LIM-003", true).empty()); }
+TEST_F(Misc, Lim003LoadedClean) {
+  EXPECT_TRUE(check("", "LIM-003", true).empty());
+}
 
 TEST_F(Misc, Lim004SmallLimits) {
   EXPECT_EQ(check("LimitRequestFieldSize 1024\nLimitRequestFields 20\n", "LIM-004").size(), 2u);
@@ -110,7 +114,8 @@ TEST_F(Misc, Syn001TrailingComment) {
 }
 
 TEST_F(Misc, Syn001QuotedHashAndUidClean) {
-  EXPECT_TRUE(check("Header set X \"a # b\"\nUser #1000\nLogFormat \"%h #%l\" x\n", "SYN-001").empty());
+  EXPECT_TRUE(
+      check("Header set X \"a # b\"\nUser #1000\nLogFormat \"%h #%l\" x\n", "SYN-001").empty());
 }
 
 TEST_F(Misc, Sec001RootDirectoryGranted) {
@@ -127,9 +132,10 @@ TEST_F(Misc, Sec001DeniedClean) {
 }
 
 TEST_F(Misc, Sec002StatusUnrestricted) {
-  auto f = check("<Location /server-status>\nSetHandler server-status\nRequire all granted\n"
-                 "</Location>\n<Location /info>\nSetHandler server-info\n</Location>\n",
-                 "SEC-002");
+  auto f = check(
+      "<Location /server-status>\nSetHandler server-status\nRequire all granted\n"
+      "</Location>\n<Location /info>\nSetHandler server-info\n</Location>\n",
+      "SEC-002");
   EXPECT_EQ(f.size(), 2u) << dump(f);
 }
 
@@ -176,9 +182,10 @@ TEST_F(Misc, Sec006Trace) {
 }
 
 TEST_F(Misc, Sec007SymlinksOnDocumentRoot) {
-  auto f = check("DocumentRoot /var/www/html\n<Directory /var/www/html/>\nOptions FollowSymLinks\n"
-                 "AllowOverride All\n</Directory>\n",
-                 "SEC-007", true);
+  auto f = check(
+      "DocumentRoot /var/www/html\n<Directory /var/www/html/>\nOptions FollowSymLinks\n"
+      "AllowOverride All\n</Directory>\n",
+      "SEC-007", true);
   EXPECT_EQ(f.size(), 2u) << dump(f);
   EXPECT_TRUE(check("DocumentRoot /var/www/html\n<Directory /srv/other>\nOptions FollowSymLinks\n"
                     "</Directory>\n",

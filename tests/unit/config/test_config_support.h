@@ -8,15 +8,15 @@
 #include <set>
 #include <string>
 
-#include "config/model.h"
 #include "config/engine.h"
+#include "config/model.h"
 
 namespace selfheal::cfg::testing {
 
 class FakeEnv : public Environment {
  public:
-  std::map<std::string, FileInfo> files;             // stat()
-  std::map<std::string, std::string> contents;       // read_file()
+  std::map<std::string, FileInfo> files;        // stat()
+  std::map<std::string, std::string> contents;  // read_file()
   std::map<std::string, std::vector<std::string>> subdirs;
   std::set<std::string> readonly;
   std::set<std::string> not_root_accessible;         // access() fails for these (any mode)
@@ -47,9 +47,7 @@ class FakeEnv : public Environment {
     if (it != user.end()) return it->second;
     return std::nullopt;
   }
-  void prefetch_user_access(const AccessQueries&) override {
-    ++prefetches;
-  }
+  void prefetch_user_access(const AccessQueries&) override { ++prefetches; }
   std::optional<std::string> read_file(const std::string& p) override {
     auto it = contents.find(p);
     if (it == contents.end()) return std::nullopt;
@@ -73,10 +71,9 @@ class FakeEnv : public Environment {
 };
 
 // A model from text with Debian-like defaults: event MPM, www-data, common modules.
-inline Model model(std::string_view text,
-                   std::vector<std::string> modules = {"core.c", "event.c", "mod_so.c",
-                                                       "mod_reqtimeout.c", "mod_alias.c",
-                                                       "mod_rewrite.c", "mod_proxy.c"}) {
+inline Model model(std::string_view text, std::vector<std::string> modules = {
+                                              "core.c", "event.c", "mod_so.c", "mod_reqtimeout.c",
+                                              "mod_alias.c", "mod_rewrite.c", "mod_proxy.c"}) {
   Model m = parse_config_text(text, "/etc/apache2/apache2.conf");
   m.modules = std::move(modules);
   m.server_root = "/etc/apache2";

@@ -46,7 +46,8 @@ Pem make_cert(const std::string& cn, const std::vector<std::string>& sans, long 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer_cert ? issuer_cert : x, x, nullptr, nullptr, 0);
   if (ca) {
-    X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    X509_EXTENSION* e =
+        X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
   }

@@ -28,8 +28,8 @@ void expect_complete_record(const nlohmann::json& r) {
   EXPECT_TRUE(s.contains("sender_pid"));
 #if defined(__x86_64__)
   ASSERT_TRUE(r["registers"].is_object());
-  for (const char* k : {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8",
-                        "r9", "r10", "r11", "r12", "r13", "r14", "r15", "eflags"}) {
+  for (const char* k : {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+                        "r10", "r11", "r12", "r13", "r14", "r15", "eflags"}) {
     ASSERT_TRUE(r["registers"][k].is_string()) << k;
     EXPECT_EQ(r["registers"][k].get<std::string>().rfind("0x", 0), 0u) << k;
   }

@@ -123,10 +123,10 @@ inline int run_child(const std::function<void()>& fn, int timeout_s = 20) {
 inline ::testing::AssertionResult DiedBy(int status, int sig) {
   if (WIFSIGNALED(status) && WTERMSIG(status) == sig) return ::testing::AssertionSuccess();
   if (WIFSIGNALED(status))
-    return ::testing::AssertionFailure() << "died by signal " << WTERMSIG(status) << ", want "
-                                         << sig;
-  return ::testing::AssertionFailure() << "exited with status " << WEXITSTATUS(status)
-                                       << ", want death by signal " << sig;
+    return ::testing::AssertionFailure()
+           << "died by signal " << WTERMSIG(status) << ", want " << sig;
+  return ::testing::AssertionFailure()
+         << "exited with status " << WEXITSTATUS(status) << ", want death by signal " << sig;
 }
 
 // A request as the glue would publish it: strings, a header table, RequestRefs, ConnSlot.

@@ -107,7 +107,7 @@ TEST(RecordBuilder, CorruptPointersGiveNullNotAFault) {
   ASSERT_NE(bad, MAP_FAILED);
   static FakeRequest req;
   req.method = static_cast<const char*>(bad);
-  req.handler = reinterpret_cast<const char*>(0x10);  // a small garbage pointer
+  req.handler = reinterpret_cast<const char*>(0x10);                   // a small garbage pointer
   req.slot.refs.filename = reinterpret_cast<const char* const*>(bad);  // the field itself
   req.headers[1].val = static_cast<const char*>(bad);
   req.slot.refs.protocol = nullptr;
@@ -154,7 +154,8 @@ TEST(RecordBuilder, HugeRequestsAreCutAtTheCapAndStayValid) {
     names.push_back("X-Header-" + std::to_string(i));
     values.push_back(std::string(500, static_cast<char>('a' + i % 26)) + "\"\\\n\x01\xff");
   }
-  for (int i = 0; i < 300; ++i) req.add_header(names[static_cast<size_t>(i)].c_str(), values[static_cast<size_t>(i)].c_str());
+  for (int i = 0; i < 300; ++i)
+    req.add_header(names[static_cast<size_t>(i)].c_str(), values[static_cast<size_t>(i)].c_str());
   static crash::ThreadEntry entries[61];
   entries[0].tid.store(1);
   entries[0].conn.store(&req.slot);
@@ -202,8 +203,9 @@ TEST(RecordSafeRead, UnreadableMemoryIsReportedNotFaulted) {
   for (bool pipe : {false, true}) {
     crash::safe_read_force_pipe(pipe);
     long pg = sysconf(_SC_PAGESIZE);
-    auto* two = static_cast<char*>(mmap(nullptr, 2 * static_cast<size_t>(pg),
-                                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    auto* two =
+        static_cast<char*>(mmap(nullptr, 2 * static_cast<size_t>(pg), PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     ASSERT_NE(two, MAP_FAILED);
     ASSERT_EQ(mprotect(two + pg, static_cast<size_t>(pg), PROT_NONE), 0);
     // A string that ends right at the page end, with no NUL before the unreadable page.

@@ -12,7 +12,9 @@ namespace {
 using selfheal::crash::JsonWriter;
 using selfheal::crash::utf8_sequence_length;
 
-std::string text(const JsonWriter& w) { return std::string(w.data(), w.size()); }
+std::string text(const JsonWriter& w) {
+  return std::string(w.data(), w.size());
+}
 
 // Decodes what a JSON parser returns for a string the writer escaped byte-wise: invalid bytes
 // come back as U+00XX (encoded in UTF-8 by nlohmann).
@@ -53,11 +55,13 @@ TEST(RecordJsonWriter, ValidUtf8PassesThroughInvalidIsEscaped) {
   const std::string valid = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xE2\x80\xA8";
   w.begin_array();
   w.str(valid.c_str());
-  w.str("\xC0\xAF");                      // overlong '/'
-  w.str("\xED\xA0\x80");                  // a UTF-16 surrogate
-  w.str("\xF4\x90\x80\x80");              // above U+10FFFF
-  w.str("\xE2\x82");                      // cut sequence at the end
-  w.str("a\xFF" "b");
+  w.str("\xC0\xAF");          // overlong '/'
+  w.str("\xED\xA0\x80");      // a UTF-16 surrogate
+  w.str("\xF4\x90\x80\x80");  // above U+10FFFF
+  w.str("\xE2\x82");          // cut sequence at the end
+  w.str(
+      "a\xFF"
+      "b");
   w.end_array();
   std::string out = text(w);
   EXPECT_NE(out.find(valid), std::string::npos) << out;  // bytes unchanged

@@ -3,9 +3,9 @@
 
 #include <string>
 
+#include "crash/signature.h"
 #include "records/grouping.h"
 #include "records/reader.h"
-#include "crash/signature.h"
 
 using namespace selfheal::records;
 

@@ -3,8 +3,8 @@
 
 #include <fstream>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 #include <string>
 
 #include "records/reader.h"
@@ -126,8 +126,10 @@ TEST(ReaderRobust, SummaryReadingAgreesWithFullReading) {
     std::string s = base;
     for (int e = 0; e < round % 10; ++e) {
       size_t pos = rng() % s.size();
-      if (rng() % 2) s[pos] = "{}[]\",: x\n"[rng() % 11];
-      else s.erase(pos, rng() % 50);
+      if (rng() % 2)
+        s[pos] = "{}[]\",: x\n"[rng() % 11];
+      else
+        s.erase(pos, rng() % 50);
     }
     LineReader full("f"), fast("f", summary);
     ReadResult a, b;
@@ -153,8 +155,10 @@ TEST(ReaderRobust, SummaryReadingAgreesWithFullReading) {
         EXPECT_EQ(it->second, x.reason) << "round " << round << " line " << x.line;
         continue;
       }
-      EXPECT_TRUE(x.reason.find("module") != std::string::npos || x.reason.find("base") != std::string::npos)
-          << "round " << round << " line " << x.line << ": only the full read skipped it: " << x.reason;
+      EXPECT_TRUE(x.reason.find("module") != std::string::npos ||
+                  x.reason.find("base") != std::string::npos)
+          << "round " << round << " line " << x.line
+          << ": only the full read skipped it: " << x.reason;
       ++module_only;
     }
     EXPECT_EQ(a.skipped.size(), b.skipped.size() + module_only) << "round " << round;
@@ -236,10 +240,18 @@ TEST(ReaderRobust, RandomGarbageNeverThrowsAndIsAccounted) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s[pos] = static_cast<char>(rng() & 0xff); break;
-        case 1: s.erase(pos, rng() % 200); break;
-        case 2: s.insert(pos, s.substr(rng() % s.size(), rng() % 300)); break;
-        case 3: s.insert(pos, 1, '\n'); break;
+        case 0:
+          s[pos] = static_cast<char>(rng() & 0xff);
+          break;
+        case 1:
+          s.erase(pos, rng() % 200);
+          break;
+        case 2:
+          s.insert(pos, s.substr(rng() % s.size(), rng() % 300));
+          break;
+        case 3:
+          s.insert(pos, 1, '\n');
+          break;
       }
       if (s.empty()) s = "x";
     }

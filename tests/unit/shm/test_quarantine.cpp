@@ -263,9 +263,9 @@ TEST_F(QuarantineTest, LogsOncePerKeyAndPeriodAndCountsRefusals) {
 
 TEST_F(QuarantineTest, ThresholdOneAndClampedPolicy) {
   QuarantinePolicy p;
-  p.threshold = 0;     // clamped to 1
-  p.duration_s = 0;    // clamped to 1
-  p.window_s = 0;      // clamped to 1
+  p.threshold = 0;   // clamped to 1
+  p.duration_s = 0;  // clamped to 1
+  p.window_s = 0;    // clamped to 1
   quarantine_set_policy(t_, p);
   QuarantinePolicy got = quarantine_policy(t_);
   EXPECT_EQ(got.threshold, 1u);
@@ -286,7 +286,7 @@ TEST_F(QuarantineTest, ThresholdOneAndClampedPolicy) {
 }
 
 TEST_F(QuarantineTest, FullWindowEvictsOldestInactiveNeverTheActive) {
-  make(ShmLayout{8, kQuarantineProbe, 8});  // the probe window is the whole table
+  make(ShmLayout{8, kQuarantineProbe, 8});         // the probe window is the whole table
   for (int i = 0; i < 3; ++i) crash(k_, kT0 + i);  // active
   for (uint32_t i = 1; i < kQuarantineProbe; ++i)
     crash("GET h /k" + std::to_string(i), kT0 + 100 + i);

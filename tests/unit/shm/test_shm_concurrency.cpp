@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <cstdio>
-#include <new>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -35,7 +35,9 @@ struct SharedMap {
   void* mem;
 };
 
-uint64_t sig_of(int i) { return 0x5100000000000000ull + static_cast<uint64_t>(i) * 0x9e3779b9ull; }
+uint64_t sig_of(int i) {
+  return 0x5100000000000000ull + static_cast<uint64_t>(i) * 0x9e3779b9ull;
+}
 
 // A long text that differs in every position between signatures: a torn copy would mix them.
 std::string path_of(uint64_t sig) {
@@ -46,7 +48,9 @@ std::string path_of(uint64_t sig) {
   s.resize(kShmPathChars - 1);
   return s;
 }
-std::string vhost_of(uint64_t sig) { return path_of(sig).substr(0, kShmVhostChars - 1); }
+std::string vhost_of(uint64_t sig) {
+  return path_of(sig).substr(0, kShmVhostChars - 1);
+}
 std::string key_text_of(int k) {
   std::string s = "GET v" + std::to_string(k) + ".example:80 /";
   while (s.size() < kShmKeyChars - 1) s += static_cast<char>('a' + k % 26);
@@ -159,7 +163,8 @@ TEST(ShmConcurrency, ForkedCrashersCountExactly) {
 
   EXPECT_EQ(s.counters.crashes_total, total);
   EXPECT_EQ(s.counters.records_written, total);
-  uint64_t by_signal = s.counters.crashes_by_signal[SIGBUS] + s.counters.crashes_by_signal[SIGSEGV] +
+  uint64_t by_signal = s.counters.crashes_by_signal[SIGBUS] +
+                       s.counters.crashes_by_signal[SIGSEGV] +
                        s.counters.crashes_by_signal[SIGABRT];
   EXPECT_EQ(by_signal, total);
   EXPECT_EQ(s.counters.signature_evictions, 0u);

@@ -7,13 +7,13 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <set>
-#include <cstring>
 #include <string>
 
-#include "shm/table_layout.h"  // private layout, for the white-box tests
 #include "shm/table.h"
+#include "shm/table_layout.h"  // private layout, for the white-box tests
 
 namespace selfheal {
 namespace {

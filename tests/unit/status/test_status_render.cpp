@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "status/render.h"
 #include "shm/table.h"
+#include "status/render.h"
 
 namespace selfheal {
 namespace {
@@ -20,10 +20,13 @@ namespace {
 constexpr int64_t kT0 = 1'800'000'000'000'000;
 constexpr int64_t kSec = 1'000'000;
 
-const char* const kHostilePath = "/<script>alert(\"x\")</script>/a&b'c\\d\n\x01\xff\xfe/\xc3\xa9t\xc3\xa9";
+const char* const kHostilePath =
+    "/<script>alert(\"x\")</script>/a&b'c\\d\n\x01\xff\xfe/\xc3\xa9t\xc3\xa9";
 const char* const kHostileVhost = "evil\"host\\:80</td>";
 
-bool valid_utf8(const std::string& s) { return status_utf8_sanitize(s) == s; }
+bool valid_utf8(const std::string& s) {
+  return status_utf8_sanitize(s) == s;
+}
 
 class StatusRenderTest : public ::testing::Test {
  protected:
@@ -92,7 +95,9 @@ TEST(StatusHelpers, Utf8Sanitize) {
 TEST(StatusHelpers, Escapes) {
   EXPECT_EQ(status_html_escape("<a href='x'>\"&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;");
-  EXPECT_EQ(status_html_escape("a\nb\x01"), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+  EXPECT_EQ(status_html_escape("a\nb\x01"),
+            "a\xef\xbf\xbd"
+            "b\xef\xbf\xbd");
   EXPECT_EQ(status_prom_label_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   EXPECT_EQ(status_signal_name(SIGSEGV), "SIGSEGV");
   EXPECT_EQ(status_signal_name(63), "SIG63");
@@ -104,7 +109,7 @@ TEST(StatusHelpers, Escapes) {
 TEST_F(StatusRenderTest, HtmlEscapesHostileInput) {
   std::string html = status_render_html(in_);
   EXPECT_EQ(html.find("<script>"), std::string::npos);
-  EXPECT_EQ(html.find("</td>\"") , std::string::npos);
+  EXPECT_EQ(html.find("</td>\""), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(html.find("evil&quot;host\\:80&lt;/td&gt;"), std::string::npos);
   EXPECT_NE(html.find("&lt;mod_selfheal&gt;"), std::string::npos);
