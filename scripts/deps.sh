@@ -6,7 +6,7 @@ SELFHEAL_PACKAGES=(
   libunwind-dev libpcre2-dev libdw-dev libelf-dev libssl-dev openssl libcurl4-openssl-dev
   googletest libgtest-dev libbenchmark-dev nlohmann-json3-dev
   python3 python3-pytest python3-jsonschema
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   wrk valgrind strace curl prometheus procps file binutils
 )
 
