@@ -48,12 +48,18 @@ std::string finding_text(const Finding& f) {
 const std::vector<Rule>& all_rules() {
   static const std::vector<Rule>* rules = [] {
     auto* v = new std::vector<Rule>;  // never destroyed: no exit-time destructor
+    // One file per family in config/rules/, named by what it checks.
     add_tls_rules(*v);
-    add_log_run_net_rules(*v);
-    add_doc_map_rules(*v);
-    add_rewrite_hta_rules(*v);
-    add_mod_mpm_res_lim_rules(*v);
-    add_syn_sec_crash_rules(*v);
+    add_logging_rules(*v);
+    add_network_rules(*v);
+    add_docroot_rules(*v);
+    add_mapping_rules(*v);
+    add_htaccess_rules(*v);
+    add_modules_rules(*v);
+    add_limits_rules(*v);
+    add_syntax_rules(*v);
+    add_security_rules(*v);
+    add_crash_rules(*v);
     return v;
   }();
   return *rules;

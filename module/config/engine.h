@@ -347,13 +347,18 @@ class Context {
             std::optional<Severity> sev, std::string hint);
 };
 
-// Rule tables by family (rules_*.cpp).
+// Rule tables by family, one file each in config/rules/.
 void add_tls_rules(std::vector<Rule>& out);
-void add_log_run_net_rules(std::vector<Rule>& out);
-void add_doc_map_rules(std::vector<Rule>& out);
-void add_mod_mpm_res_lim_rules(std::vector<Rule>& out);
-void add_syn_sec_crash_rules(std::vector<Rule>& out);
-void add_rewrite_hta_rules(std::vector<Rule>& out);
+void add_logging_rules(std::vector<Rule>& out);
+void add_network_rules(std::vector<Rule>& out);
+void add_docroot_rules(std::vector<Rule>& out);
+void add_mapping_rules(std::vector<Rule>& out);
+void add_htaccess_rules(std::vector<Rule>& out);
+void add_modules_rules(std::vector<Rule>& out);
+void add_limits_rules(std::vector<Rule>& out);
+void add_syntax_rules(std::vector<Rule>& out);
+void add_security_rules(std::vector<Rule>& out);
+void add_crash_rules(std::vector<Rule>& out);
 // Paths the run-user rules will ask about (for one batched helper run).
 // The run-user checks the rules will ask for, to batch them into one helper process.
 // Absolute paths are views of the model; relative ones are resolved into `store`.

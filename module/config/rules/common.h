@@ -106,3 +106,22 @@ inline std::string document_root(const Model& m, int v, int* where = nullptr) {
 }
 
 }  // namespace selfheal::cfg::util
+
+// Shared by the DOC-* and MAP-* rules and the access queries.
+namespace selfheal::cfg {
+
+inline bool is_location(const Model& m, int d) {
+  const int p = m.dirs[static_cast<size_t>(d)].parent;
+  return p >= 0 && (m.dirs[static_cast<size_t>(p)].lname == "location" ||
+                    m.dirs[static_cast<size_t>(p)].lname == "locationmatch");
+}
+
+// Alias/ScriptAlias target (index 1, or 0 in the one-argument <Location> form).
+inline std::string_view alias_target(const Model& m, int d) {
+  const auto& a = m.dirs[static_cast<size_t>(d)].args;
+  if (a.size() >= 2) return a[1];
+  if (a.size() == 1 && is_location(m, d)) return a[0];
+  return {};
+}
+
+}  // namespace selfheal::cfg

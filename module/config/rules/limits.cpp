@@ -1,6 +1,5 @@
-// MOD-*, MPM-*, RES-* and LIM-* rules: modules vs MPM, MPM sizing, process
-// resources and protocol limits. Values come from the tree (ap_mpm_query would
-// return them already clamped).
+// MPM-*, RES-* and LIM-* rules: MPM sizing, process resources and protocol limits. Values
+// come from the tree (ap_mpm_query would return them already clamped).
 #include <cmath>
 #include <set>
 #include <string_view>
@@ -34,22 +33,6 @@ MpmSizing sizing(const Model& m) {
   s.threads_per_child = clamp(s.threads_per_child, 1, 1'000'000);
   s.max_workers = clamp(s.max_workers, -1, 1'000'000'000'000);
   return s;
-}
-
-void mod001(Context& c) {
-  if (!c.m.threaded_mpm()) return;
-  for (const std::string& mod : c.m.modules) {
-    std::string base =
-        mod.substr(mod.find_last_of('/') == std::string::npos ? 0 : mod.find_last_of('/') + 1);
-    if (base.rfind("mod_php", 0) == 0 || base.rfind("libphp", 0) == 0 || base == "sapi_apache2.c" ||
-        base == "php_module")
-      c.report(-1,
-               base + " is not thread-safe but the " + c.m.effective_mpm() +
-                   " MPM runs requests in threads: workers crash or corrupt memory",
-               std::nullopt,
-               "switch to mpm_prefork (a2dismod mpm_" + c.m.effective_mpm() +
-                   "; a2enmod mpm_prefork) or use PHP-FPM via mod_proxy_fcgi");
-  }
 }
 
 void mpm001(Context& c) {
@@ -195,17 +178,9 @@ void lim004(Context& c) {
 
 }  // namespace
 
-void add_mod_mpm_res_lim_rules(std::vector<Rule>& out) {
+void add_limits_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety;
   const auto P = Phase::check_config;
-  out.push_back({"MOD-001",
-                 Severity::error,
-                 S,
-                 P,
-                 "non-thread-safe module under a threaded MPM",
-                 "use mpm_prefork",
-                 {},
-                 mod001});
   out.push_back({"MPM-001",
                  Severity::warning,
                  S,

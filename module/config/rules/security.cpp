@@ -1,4 +1,4 @@
-// SYN-*, SEC-* and CRASH-* rules.
+// SEC-* rules: access control, CGI, information disclosure.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,26 +9,6 @@
 
 namespace selfheal::cfg {
 namespace {
-
-void syn001(Context& c) {
-  for (size_t i = 0; i < c.m.dirs.size(); ++i) {
-    const Directive& d = c.m.dirs[i];
-    if (!d.hash_word) continue;  // set by the model: an unquoted word starts with a hash
-    std::vector<bool> quoted;
-    const std::vector<std::string> w = split_args(d.raw_args, &quoted);
-    for (size_t k = 0; k < w.size(); ++k) {
-      if (quoted[k] || w[k].empty() || w[k][0] != '#') continue;
-      const bool uid =
-          w[k].size() > 1 && w[k].find_first_not_of("0123456789", 1) == std::string::npos;
-      if (uid) continue;  // User #1000
-      c.report(static_cast<int>(i),
-               "'" + w[k] + "' in the arguments of " + d.name +
-                   " is not a comment: httpd takes it and every word after it as arguments",
-               std::nullopt, "move the comment to its own line");
-      break;
-    }
-  }
-}
 
 bool is_root_dir(const Directive& d) {
   return d.section && d.lname == "directory" && !d.args.empty() && d.args[0] == "/";
@@ -179,43 +159,11 @@ void sec007(Context& c) {
   }
 }
 
-void crash001(Context& c) {
-  const std::string dir = c.m.effective_coredump_dir();
-  if (dir.empty()) return;
-  const int d = c.m.main_value("coredumpdirectory");
-  if (!c.env.stat(dir).is_dir) {
-    c.report(d, "CoreDumpDirectory " + dir + " does not exist: crashing children leave no core");
-    return;
-  }
-  if (c.m.run_uid == 0) return;
-  const std::optional<bool> w = c.env.user_access(dir, W_OK | X_OK);
-  if (w && !*w)
-    c.report(d, "CoreDumpDirectory " + dir +
-                    " is not writable by the run user: crashing "
-                    "children leave no core");
-}
-
-void crash002(Context& c) {
-  if (c.m.effective_coredump_dir().empty())
-    c.report(-1,
-             "CoreDumpDirectory is not set: children that changed user are not dumpable, "
-             "so a crash leaves no core",
-             std::nullopt, "CoreDumpDirectory /var/cache/apache2/core (writable by the run user)");
-}
-
 }  // namespace
 
-void add_syn_sec_crash_rules(std::vector<Rule>& out) {
+void add_security_rules(std::vector<Rule>& out) {
   const auto S = Profile::safety, H = Profile::hardening;
   const auto P = Phase::check_config;
-  out.push_back({"SYN-001",
-                 Severity::warning,
-                 S,
-                 P,
-                 "trailing # comment inside arguments",
-                 "move the comment to its own line",
-                 {},
-                 syn001});
   out.push_back({"SEC-001",
                  Severity::error,
                  S,
@@ -259,22 +207,6 @@ void add_syn_sec_crash_rules(std::vector<Rule>& out) {
                  "Options SymLinksIfOwnerMatch; AllowOverride None",
                  {},
                  sec007});
-  out.push_back({"CRASH-001",
-                 Severity::info,
-                 S,
-                 P,
-                 "CoreDumpDirectory missing or not writable by the run user",
-                 "chown the directory to the run user",
-                 {},
-                 crash001});
-  out.push_back({"CRASH-002",
-                 Severity::info,
-                 H,
-                 P,
-                 "CoreDumpDirectory not set",
-                 "set CoreDumpDirectory",
-                 {},
-                 crash002});
 }
 
 }  // namespace selfheal::cfg
