@@ -330,6 +330,11 @@ const command_rec* config_cmds() noexcept {
   return selfheal_config_cmds;
 }
 
+const ConfigHooks& config_hooks() noexcept {
+  static const ConfigHooks hooks = {pre_config, check_config, post_config};
+  return hooks;
+}
+
 }  // namespace selfheal::glue
 
 const command_rec selfheal_config_cmds[] = {
@@ -350,9 +355,3 @@ const command_rec selfheal_config_cmds[] = {
                   "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
     {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
 };
-
-void selfheal_config_register_hooks(apr_pool_t*) {
-  ap_hook_pre_config(selfheal::glue::pre_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
-  ap_hook_check_config(selfheal::glue::check_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
-  ap_hook_post_config(selfheal::glue::post_config, nullptr, nullptr, APR_HOOK_REALLY_LAST);
-}

@@ -17,16 +17,10 @@ class SystemEnvironment;
 // so it may be copied by another translation unit's initializer.
 extern const command_rec selfheal_config_cmds[];
 
-// Registers check_config (APR_HOOK_REALLY_LAST) and post_config (APR_HOOK_REALLY_LAST).
-void selfheal_config_register_hooks(apr_pool_t* p);
-
 namespace selfheal::glue {
 
-// Same as above, in the style of crash_cmds()/register_crash_hooks() (glue.h).
+// Same as above, in the style of crash_cmds() (glue.h).
 const command_rec* config_cmds() noexcept;
-inline void register_config_hooks(apr_pool_t* p) noexcept {
-  selfheal_config_register_hooks(p);
-}
 
 // The model's parts, by when httpd has them (config_walk.cpp; each throws only
 // std::bad_alloc):

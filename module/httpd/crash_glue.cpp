@@ -320,17 +320,18 @@ int phase_hook(request_rec* r) noexcept {
 
 }  // namespace
 
-void register_crash_hooks(apr_pool_t*) noexcept {
-  ap_hook_open_logs(open_logs, nullptr, nullptr, APR_HOOK_MIDDLE);
-  ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_child_init(child_init_last, nullptr, nullptr, APR_HOOK_REALLY_LAST);
-  ap_hook_pre_connection(pre_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_process_connection(process_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_suspend_connection(suspend_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_resume_connection(resume_connection, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_post_read_request(post_read_request, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_handler(phase_hook<Phase::kHandler>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
-  ap_hook_log_transaction(phase_hook<Phase::kLog>, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
+const CrashHooks& crash_hooks() noexcept {
+  static const CrashHooks hooks = {open_logs,
+                                   child_init,
+                                   child_init_last,
+                                   pre_connection,
+                                   process_connection,
+                                   suspend_connection,
+                                   resume_connection,
+                                   post_read_request,
+                                   phase_hook<Phase::kHandler>,
+                                   phase_hook<Phase::kLog>};
+  return hooks;
 }
 
 }  // namespace selfheal::glue

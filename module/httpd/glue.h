@@ -33,8 +33,46 @@ struct CrashSettings {
 CrashSettings& crash_settings() noexcept;
 void reset_crash_settings() noexcept;
 
-// The crash-capture hooks (crash_glue.cpp).
-void register_crash_hooks(apr_pool_t* p) noexcept;
+// Each part hands its hook functions to mod_selfheal.cpp, whose register_hooks() registers
+// every hook of the module in one place, with its position against other modules stated.
+struct CrashHooks {  // crash_glue.cpp
+  int (*open_logs)(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec*);
+  void (*child_init)(apr_pool_t*, server_rec*);
+  void (*child_init_last)(apr_pool_t*, server_rec*);
+  int (*pre_connection)(conn_rec*, void*);
+  int (*process_connection)(conn_rec*);
+  void (*suspend_connection)(conn_rec*, request_rec*);
+  void (*resume_connection)(conn_rec*, request_rec*);
+  int (*post_read_request)(request_rec*);  // always DECLINED
+  int (*handler_phase)(request_rec*);      // always DECLINED
+  int (*log_phase)(request_rec*);          // always DECLINED
+};
+const CrashHooks& crash_hooks() noexcept;
+
+struct ShmHooks {  // shm_glue.cpp
+  int (*pre_config)(apr_pool_t*, apr_pool_t*, apr_pool_t*);
+  int (*post_config)(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec*);
+  void (*child_init)(apr_pool_t*, server_rec*);
+};
+const ShmHooks& shm_hooks() noexcept;
+
+struct QuarantineHooks {                   // quarantine_glue.cpp
+  int (*post_read_request)(request_rec*);  // DECLINED or 503
+};
+const QuarantineHooks& quarantine_hooks() noexcept;
+
+struct StatusHooks {  // status_glue.cpp
+  int (*handler)(request_rec*);
+  int (*status_hook)(request_rec*, int);  // mod_status' optional hook
+};
+const StatusHooks& status_hooks() noexcept;
+
+struct ConfigHooks {  // config_hooks.cpp
+  int (*pre_config)(apr_pool_t*, apr_pool_t*, apr_pool_t*);
+  int (*check_config)(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec*);
+  int (*post_config)(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec*);
+};
+const ConfigHooks& config_hooks() noexcept;
 
 // For a directive of the main server config only (register it RSRC_CONF|ACCESS_CONF so httpd
 // hands <Directory>/<Location> uses to us): httpd's context error, plus where it is allowed.

@@ -241,8 +241,9 @@ const command_rec* quarantine_cmds() noexcept {
   return cmds;
 }
 
-void register_quarantine_hooks() noexcept {
-  ap_hook_post_read_request(post_read_request, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
+const QuarantineHooks& quarantine_hooks() noexcept {
+  static const QuarantineHooks hooks = {post_read_request};
+  return hooks;
 }
 
 }  // namespace selfheal::glue

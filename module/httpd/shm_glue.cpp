@@ -284,10 +284,9 @@ void shm_fill_crash_config(crash::Config& cfg) noexcept {
   cfg.key_parts = g_settings.key_parts;
 }
 
-void register_shm_hooks() noexcept {
-  ap_hook_pre_config(pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-  ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-  ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_REALLY_FIRST);
+const ShmHooks& shm_hooks() noexcept {
+  static const ShmHooks hooks = {pre_config, post_config, child_init};
+  return hooks;
 }
 
 }  // namespace selfheal::glue

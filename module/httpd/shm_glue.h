@@ -60,12 +60,6 @@ void shm_fill_crash_config(crash::Config& cfg) noexcept;
 // The quarantine's directives (quarantine_glue.cpp), {NULL}-terminated.
 const command_rec* quarantine_cmds() noexcept;
 
-// Registers the hooks of all three files (pre_config, post_config, child_init,
-// post_read_request, handler, mod_status' status_hook).
-void register_status_hooks(apr_pool_t* p) noexcept;
-void register_shm_hooks() noexcept;         // shm_glue.cpp
-void register_quarantine_hooks() noexcept;  // quarantine_glue.cpp
-
 // The configuration findings of the running configuration for the status page and the
 // crash-loop diagnosis (status_glue.cpp). Kept in a sub-pool of the process pool, so they
 // survive the module's unload/reload between the first start's two reads of the config.

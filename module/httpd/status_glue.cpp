@@ -259,11 +259,9 @@ const StoredFinding* status_findings(server_rec* s, size_t* n) noexcept {
   return st ? st->items : nullptr;
 }
 
-void register_status_hooks(apr_pool_t*) noexcept {
-  register_shm_hooks();
-  register_quarantine_hooks();
-  ap_hook_handler(handler, nullptr, nullptr, APR_HOOK_MIDDLE);
-  APR_OPTIONAL_HOOK(ap, status_hook, status_hook, nullptr, nullptr, APR_HOOK_MIDDLE);
+const StatusHooks& status_hooks() noexcept {
+  static const StatusHooks hooks = {handler, status_hook};
+  return hooks;
 }
 
 }  // namespace selfheal::glue
