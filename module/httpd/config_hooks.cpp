@@ -61,6 +61,9 @@ const char* one_of(cmd_parms* cmd, const char* arg, std::initializer_list<const 
   }
 }
 
+}  // namespace
+
+// Directive handlers (the table is in directives.cpp).
 const char* set_validate(cmd_parms* cmd, void*, const char* arg) {
   if (const char* err = global_only(cmd)) return err;
   return one_of(cmd, arg, {"warn", "enforce", "off"});
@@ -92,6 +95,8 @@ const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* n
     return "SelfHealRuleThreshold: out of memory";
   }
 }
+
+namespace {
 
 // ---- hooks --------------------------------------------------------------------------
 
@@ -326,32 +331,9 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
 
 }  // namespace
 
-const command_rec* config_cmds() noexcept {
-  return selfheal_config_cmds;
-}
-
 const ConfigHooks& config_hooks() noexcept {
   static const ConfigHooks hooks = {pre_config, check_config, post_config};
   return hooks;
 }
 
 }  // namespace selfheal::glue
-
-const command_rec selfheal_config_cmds[] = {
-    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(&selfheal::glue::set_validate),
-                  nullptr, RSRC_CONF | ACCESS_CONF,
-                  "warn (default: log findings at start), enforce (refuse to start on an error "
-                  "finding) or off (no checks at start/restart; httpd -t still checks)"),
-    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(&selfheal::glue::set_profile),
-                  nullptr, RSRC_CONF | ACCESS_CONF,
-                  "safety (default) or hardening (adds the CIS-style rules)"),
-    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(&selfheal::glue::add_skip), nullptr,
-                    RSRC_CONF | ACCESS_CONF,
-                    "one or more rule ids (TLS-001) or families (TLS-*) not to report, for the "
-                    "server or this virtual host"),
-    AP_INIT_TAKE3("SelfHealRuleThreshold",
-                  reinterpret_cast<cmd_func>(&selfheal::glue::set_threshold), nullptr,
-                  RSRC_CONF | ACCESS_CONF,
-                  "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
-    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr},
-};

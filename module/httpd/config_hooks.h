@@ -1,4 +1,4 @@
-// Config validation glue (issue 3): directives and hooks that run the httpd-free
+// Configuration-check glue: the hooks that run the httpd-free
 // rule engine (module/config/engine.h) on the parsed configuration.
 // Includes httpd headers: module/httpd only.
 #pragma once
@@ -12,15 +12,7 @@ class Model;
 class SystemEnvironment;
 }  // namespace selfheal::cfg
 
-// The validation directives, {NULL}-terminated: SelfHealValidate, SelfHealProfile,
-// SelfHealSkip, SelfHealRuleThreshold. Constant-initialized (no dynamic initializer),
-// so it may be copied by another translation unit's initializer.
-extern const command_rec selfheal_config_cmds[];
-
 namespace selfheal::glue {
-
-// Same as above, in the style of crash_cmds() (glue.h).
-const command_rec* config_cmds() noexcept;
 
 // The model's parts, by when httpd has them (config_walk.cpp; each throws only
 // std::bad_alloc):

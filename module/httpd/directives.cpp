@@ -31,6 +31,8 @@ const char* parse_on_off(cmd_parms* cmd, const char* arg, bool* out) noexcept {
   }
 }
 
+}  // namespace
+
 const char* set_crash_log(cmd_parms* cmd, void*, const char* arg) {
   if (const char* err = global_only(cmd)) return err;
   try {
@@ -69,8 +71,6 @@ const char* set_capture(cmd_parms* cmd, void*, const char* arg) {
   return parse_on_off(cmd, arg, &g_crash.capture);
 }
 
-}  // namespace
-
 const char* global_only(cmd_parms* cmd) noexcept {
   const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
   return err ? apr_pstrcat(cmd->pool, err, "; ", dargs::kMainServerOnly, nullptr) : nullptr;
@@ -83,22 +83,60 @@ void reset_crash_settings() noexcept {
   g_crash = CrashSettings{};
 }
 
-const command_rec* crash_cmds() noexcept {
-  static const command_rec cmds[] = {
-      AP_INIT_TAKE1("SelfHealCrashLog", as_cmd(set_crash_log), nullptr, RSRC_CONF | ACCESS_CONF,
-                    "the crash log file, relative to ServerRoot (default "
-                    "logs/selfheal_crash.log); opened by the parent as root"),
-      AP_INIT_TAKE1("SelfHealCrashLogMaxSize", as_cmd(set_max_size), nullptr,
+// Every directive of the module, in one constant-initialized table (the module record points
+// at it). Arguments are parsed by config/directive_args where the parse is httpd-free (fuzzed).
+extern const command_rec selfheal_cmds[] = {
+    // crash capture
+    AP_INIT_TAKE1("SelfHealCrashLog", reinterpret_cast<cmd_func>(set_crash_log), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "the crash log file, relative to ServerRoot (default "
+                  "logs/selfheal_crash.log); opened by the parent as root"),
+    AP_INIT_TAKE1("SelfHealCrashLogMaxSize", reinterpret_cast<cmd_func>(set_max_size), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "the size at which the crash log stops growing: 64K..1T or unlimited "
+                  "(default 64M); dropped records are counted"),
+    AP_INIT_TAKE1("SelfHealRedact", reinterpret_cast<cmd_func>(set_redact), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On (default): never write query strings, Authorization, Proxy-Authorization, "
+                  "Cookie or Set-Cookie values to the crash log; Off: write them"),
+    AP_INIT_TAKE1("SelfHealCrashCapture", reinterpret_cast<cmd_func>(set_capture), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On (default): record fatal signals in workers; Off: install no handler"),
+    // configuration checks
+    AP_INIT_TAKE1("SelfHealValidate", reinterpret_cast<cmd_func>(set_validate), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "warn (default: log findings at start), enforce (refuse to start on an error "
+                  "finding) or off (no checks at start/restart; httpd -t still checks)"),
+    AP_INIT_TAKE1("SelfHealProfile", reinterpret_cast<cmd_func>(set_profile), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "safety (default) or hardening (adds the CIS-style rules)"),
+    AP_INIT_ITERATE("SelfHealSkip", reinterpret_cast<cmd_func>(add_skip), nullptr,
                     RSRC_CONF | ACCESS_CONF,
-                    "the size at which the crash log stops growing: 64K..1T or unlimited "
-                    "(default 64M); dropped records are counted"),
-      AP_INIT_TAKE1("SelfHealRedact", as_cmd(set_redact), nullptr, RSRC_CONF | ACCESS_CONF,
-                    "On (default): never write query strings, Authorization, Proxy-Authorization, "
-                    "Cookie or Set-Cookie values to the crash log; Off: write them"),
-      AP_INIT_TAKE1("SelfHealCrashCapture", as_cmd(set_capture), nullptr, RSRC_CONF | ACCESS_CONF,
-                    "On (default): record fatal signals in workers; Off: install no handler"),
-      {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};  // no braces: clang -Wbraced-scalar-init
-  return cmds;
-}
+                    "one or more rule ids (TLS-001) or families (TLS-*) not to report, for the "
+                    "server or this virtual host"),
+    AP_INIT_TAKE3("SelfHealRuleThreshold", reinterpret_cast<cmd_func>(set_threshold), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "RULE-ID NAME VALUE, e.g. SelfHealRuleThreshold TLS-003 days 14"),
+    // quarantine and the crash-log fold
+    AP_INIT_RAW_ARGS("SelfHealQuarantine", reinterpret_cast<cmd_func>(set_quarantine), nullptr,
+                     RSRC_CONF | ACCESS_CONF,
+                     "N T: quarantine a request key after N crashes within T seconds "
+                     "(default 3 60); off: never"),
+    AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", reinterpret_cast<cmd_func>(set_duration),
+                     nullptr, RSRC_CONF | ACCESS_CONF,
+                     "D [CAP]: a quarantine lasts D seconds (default 300), doubling on each "
+                     "repeat up to CAP (default 86400)"),
+    AP_INIT_RAW_ARGS("SelfHealQuarantineKey", reinterpret_cast<cmd_func>(set_key), nullptr,
+                     RSRC_CONF | ACCESS_CONF,
+                     "the parts of a request that make its quarantine key: method vhost path "
+                     "query client (default: method vhost path)"),
+    AP_INIT_TAKE1("SelfHealQuarantineSlots", reinterpret_cast<cmd_func>(set_slots), nullptr,
+                  RSRC_CONF | ACCESS_CONF,
+                  "request keys the shared-memory table tracks (default 256)"),
+    AP_INIT_RAW_ARGS("SelfHealCrashLogFold", reinterpret_cast<cmd_func>(set_fold), nullptr,
+                     RSRC_CONF | ACCESS_CONF,
+                     "N T: at most N crash records per signature per T seconds across all "
+                     "children (default 20 60); off: write every record"),
+    {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};  // no braces: clang -Wbraced-scalar-init
 
 }  // namespace selfheal::glue

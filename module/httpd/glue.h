@@ -78,8 +78,25 @@ const ConfigHooks& config_hooks() noexcept;
 // hands <Directory>/<Location> uses to us): httpd's context error, plus where it is allowed.
 const char* global_only(cmd_parms* cmd) noexcept;
 
-// The crash capture's directives, {NULL}-terminated (directives.cpp). A function-local table,
-// so mod_selfheal.cpp can join the tables of all parts at load time in any link order.
-const command_rec* crash_cmds() noexcept;
+// The module's directive table, {NULL}-terminated (directives.cpp), and the handlers it
+// names, each defined beside the settings it fills.
+extern const command_rec selfheal_cmds[];
+// crash capture (directives.cpp)
+const char* set_crash_log(cmd_parms* cmd, void*, const char* arg);
+const char* set_max_size(cmd_parms* cmd, void*, const char* arg);
+const char* set_redact(cmd_parms* cmd, void*, const char* arg);
+const char* set_capture(cmd_parms* cmd, void*, const char* arg);
+// configuration checks (config_hooks.cpp)
+const char* set_validate(cmd_parms* cmd, void*, const char* arg);
+const char* set_profile(cmd_parms* cmd, void*, const char* arg);
+const char* add_skip(cmd_parms* cmd, void*, const char* arg) noexcept;
+const char* set_threshold(cmd_parms* cmd, void*, const char* rule, const char* name,
+                          const char* value) noexcept;
+// quarantine and the crash-log fold (quarantine_glue.cpp)
+const char* set_quarantine(cmd_parms* cmd, void*, const char* raw);
+const char* set_duration(cmd_parms* cmd, void*, const char* raw);
+const char* set_key(cmd_parms* cmd, void*, const char* raw);
+const char* set_slots(cmd_parms* cmd, void*, const char* arg);
+const char* set_fold(cmd_parms* cmd, void*, const char* raw);
 
 }  // namespace selfheal::glue

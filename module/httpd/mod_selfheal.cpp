@@ -1,4 +1,5 @@
-// mod_selfheal: the module record, its directive table and its hook registration. Each part
+// mod_selfheal: the module record and its hook registration (the directive table is in
+// directives.cpp). Each part
 // (crash capture, configuration checks, shared table and quarantine, status) hands over its
 // hook functions; every hook of the module is registered here, once.
 #include <cstddef>
@@ -16,23 +17,6 @@
 
 namespace selfheal::glue {
 namespace {
-
-// Joins the {NULL}-terminated directive tables of the parts. Runs while the module is being
-// loaded (a dynamic initializer), before httpd reads the table.
-constexpr size_t kMaxCmds = 64;
-command_rec g_cmds[kMaxCmds + 1];
-
-bool join_cmds() noexcept {
-  const command_rec* parts[] = {crash_cmds(), config_cmds() /* selfheal-config */,
-                                quarantine_cmds() /* shm/quarantine/status */};
-  size_t n = 0;
-  for (const command_rec* part : parts)
-    for (; part && part->name; ++part)
-      if (n < kMaxCmds) g_cmds[n++] = *part;
-  g_cmds[n] = command_rec{};
-  return true;
-}
-const bool g_cmds_joined = join_cmds();
 
 // Where a phase has more than one part, one function runs the parts in a stated order.
 
@@ -71,7 +55,6 @@ int post_read_request(request_rec* r) noexcept {
 //    for the status page); open_logs at MIDDLE, after the core has opened the error log;
 //  - the status handler at MIDDLE answers only its own handler name.
 void register_hooks(apr_pool_t*) noexcept {
-  (void)g_cmds_joined;
   const CrashHooks& crash = crash_hooks();
   const ShmHooks& shm = shm_hooks();
   const ConfigHooks& config = config_hooks();
@@ -118,7 +101,7 @@ __attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA selfheal_mo
     nullptr,                               // merge per-directory config
     selfheal::glue::create_server_config,  // per-server config (shm_glue.h)
     nullptr,                               // merge per-server config
-    selfheal::glue::g_cmds,
+    selfheal::glue::selfheal_cmds,         // directives.cpp
     selfheal::glue::register_hooks,
     AP_MODULE_FLAG_NONE,
 };

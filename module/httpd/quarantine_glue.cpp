@@ -54,6 +54,9 @@ int split_args(cmd_parms* cmd, const char* raw, const char** argv, int max) {
   return n;
 }
 
+}  // namespace
+
+// Directive handlers (the table is in directives.cpp).
 // SelfHealQuarantine N T | off
 const char* set_quarantine(cmd_parms* cmd, void*, const char* raw) {
   if (const char* err = global_only(cmd)) return err;
@@ -176,6 +179,8 @@ const char* set_fold(cmd_parms* cmd, void*, const char* raw) {
   return nullptr;
 }
 
+namespace {
+
 // ---- the request path ------------------------------------------------------------------
 
 // Only while some quarantine is active. Not inlined into the hook: the hook stays small.
@@ -218,28 +223,6 @@ int post_read_request(request_rec* r) noexcept {
 }
 
 }  // namespace
-
-const command_rec* quarantine_cmds() noexcept {
-  static const command_rec cmds[] = {
-      AP_INIT_RAW_ARGS("SelfHealQuarantine", as_cmd(set_quarantine), nullptr,
-                       RSRC_CONF | ACCESS_CONF,
-                       "N T: quarantine a request key after N crashes within T seconds "
-                       "(default 3 60); off: never"),
-      AP_INIT_RAW_ARGS("SelfHealQuarantineDuration", as_cmd(set_duration), nullptr,
-                       RSRC_CONF | ACCESS_CONF,
-                       "D [CAP]: a quarantine lasts D seconds (default 300), doubling on each "
-                       "repeat up to CAP (default 86400)"),
-      AP_INIT_RAW_ARGS("SelfHealQuarantineKey", as_cmd(set_key), nullptr, RSRC_CONF | ACCESS_CONF,
-                       "the parts of a request that make its quarantine key: method vhost path "
-                       "query client (default: method vhost path)"),
-      AP_INIT_TAKE1("SelfHealQuarantineSlots", as_cmd(set_slots), nullptr, RSRC_CONF | ACCESS_CONF,
-                    "request keys the shared-memory table tracks (default 256)"),
-      AP_INIT_RAW_ARGS("SelfHealCrashLogFold", as_cmd(set_fold), nullptr, RSRC_CONF | ACCESS_CONF,
-                       "N T: at most N crash records per signature per T seconds across all "
-                       "children (default 20 60); off: write every record"),
-      {nullptr, nullptr, nullptr, 0, RAW_ARGS, nullptr}};
-  return cmds;
-}
 
 const QuarantineHooks& quarantine_hooks() noexcept {
   static const QuarantineHooks hooks = {post_read_request};

@@ -57,9 +57,6 @@ inline const ServerConfig* server_config(const server_rec* s) noexcept {
 // the quarantine key parts. NOT async-signal-safe (runs in child_init).
 void shm_fill_crash_config(crash::Config& cfg) noexcept;
 
-// The quarantine's directives (quarantine_glue.cpp), {NULL}-terminated.
-const command_rec* quarantine_cmds() noexcept;
-
 // The configuration findings of the running configuration for the status page and the
 // crash-loop diagnosis (status_glue.cpp). Kept in a sub-pool of the process pool, so they
 // survive the module's unload/reload between the first start's two reads of the config.
