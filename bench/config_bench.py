@@ -7,7 +7,7 @@ shared machine's load hits both alike). Instructions: one run of each under
 `valgrind --tool=callgrind` (the repeatable figure; skipped with --no-callgrind or when
 valgrind is missing): all threads (the CPU the check costs), and httpd's main thread alone
 (the wait: the module builds its model in a thread beside httpd's processing of the
-tree, see module/httpd/config_prebuild.cpp). Target (issue 3): at most 1.10x at 10,000
+tree, see module/httpd/config_prebuild.cpp). Target: at most 1.10x at 10,000
 vhosts.
 
 Two layouts, both by default: every vhost with its own DocumentRoot directory (so the

@@ -1,6 +1,6 @@
-// Per-request cost of the quarantine look-up (issue 5: lock-free, O(1), no system call, within
-// the 1% instruction budget): quarantine_key_hash + quarantine_check against an empty
-// baseline, in the states the request path meets. Prints Google Benchmark's table, then a
+// Per-request cost of the quarantine look-up (the request path's promise: lock-free, O(1), no
+// system call, within the 1% instruction budget): quarantine_key_hash + quarantine_check against an
+// empty baseline, in the states the request path meets. Prints Google Benchmark's table, then a
 // side-by-side summary.
 //
 //   build-*/bench/quarantine_bench [--benchmark_min_time=0.2s]

@@ -81,8 +81,9 @@ struct Config {
   // signals it handles. httpd's CoreDumpDirectory (ap_coredump_dir when
   // ap_coredumpdir_configured); null or "" leaves the working directory alone. Copied.
   const char* coredump_dir = nullptr;
-  // The fold-identical-records limiter (issue 5): at most this many records with the same
-  // signature per window; folded ones are counted and said in the next record. 0 = off.
+  // The fold-identical-records limiter (a crash storm must not fill the disk): at most this many
+  // records with the same signature per window; folded ones are counted and said in the next
+  // record. 0 = off.
   unsigned fold_after = 0;
   unsigned fold_window_s = 60;
   // A cross-process fold limiter (the glue's, on shared memory): when set it replaces the

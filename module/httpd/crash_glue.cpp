@@ -14,7 +14,7 @@
 
 #include "glue.h"
 #include "selfheal/crash.h"
-#include "shm_glue.h"  // shm_fill_crash_config (issues 4, 5)
+#include "shm_glue.h"  // shm_fill_crash_config: counters, fold limiter, quarantine
 
 #include "ap_mpm.h"
 #include "apr_strings.h"

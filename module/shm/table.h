@@ -26,7 +26,7 @@
 //     apr_pool_userdata): survives graceful and plain restarts; counters and quarantines
 //     continue. Call shm_table_attach() on the old memory in each post_config and
 //     quarantine_set_policy() with the new policy; layout changes need a new segment.
-//   - To make "a graceful restart lifts all quarantines" (issue 5: an operator lifts a
+//   - To make "a graceful restart lifts all quarantines" (the promise: an operator lifts a
 //     quarantine ... or by a graceful restart), call shm_table_reset_quarantine() in
 //     post_config of a restart (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_CONFIG with
 //     generation > 0). The crash counters survive; only the quarantine is forgotten.

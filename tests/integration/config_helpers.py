@@ -1,4 +1,4 @@
-"""Helpers for the config-validation integration tests (issue 3).
+"""Helpers for the config-validation integration tests.
 
 Every server root is generated under a temporary directory (mode 0755 so the run user
 can traverse it), binds 127.0.0.1 on a free port, and never reads or writes /etc/apache2

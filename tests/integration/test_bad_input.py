@@ -49,7 +49,7 @@ ROWS = {
         ok="TLS-003 days 14", missing="TLS-003 days", extra="TLS-003 days 14 15",
         range="TLS-003 days 100000000", wrong="TLS-003 days soon",
         allowed=r"RULE-ID NAME VALUE|use a number from|use one of", scope="main"),
-    # quarantine_glue.cpp (issue 5)
+    # quarantine and fold (quarantine_glue.cpp)
     "SelfHealQuarantine": dict(
         ok="3 60", missing="", extra="3 60 5", range="0 60", wrong="three 60",
         allowed=r"use 'off', or N T", scope="main"),
