@@ -1,6 +1,8 @@
 // Signal, si_code and request-phase names (see names.h and selfheal/request_slot.h).
 #include "crash/names.h"
 
+#include <cstring>
+
 #include "selfheal/request_slot.h"
 
 namespace selfheal {
@@ -73,12 +75,8 @@ const char* signal_name(int signo) noexcept {
 
 int signal_number(const char* name) noexcept {
   if (!name) return 0;
-  for (const auto& s : kSignalNames) {
-    const char* a = s.name;
-    const char* b = name;
-    while (*a && *a == *b) ++a, ++b;
-    if (!*a && !*b) return s.number;
-  }
+  for (const auto& s : kSignalNames)
+    if (std::strcmp(s.name, name) == 0) return s.number;
   return 0;
 }
 

@@ -1,10 +1,6 @@
 // CRASH-* rules: settings that decide whether a crashing worker leaves a core and a record.
 #include <unistd.h>
 
-#include <algorithm>
-#include <functional>
-#include <unordered_set>
-
 #include "config/rules/common.h"
 
 namespace selfheal::cfg {

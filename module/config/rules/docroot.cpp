@@ -2,8 +2,6 @@
 // access queries the environment answers for every rule in one pass.
 #include <unistd.h>
 
-#include <map>
-
 #include "config/rules/common.h"
 
 namespace selfheal::cfg {

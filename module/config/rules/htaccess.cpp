@@ -1,6 +1,5 @@
 // HTA-* rules: .htaccess files using directives that no loaded module provides.
 #include <algorithm>
-#include <memory>
 #include <optional>
 #include <set>
 #include <span>

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <set>
 #include <string_view>
-#include <unordered_set>
 
 #include "config/rules/common.h"
 

@@ -2,11 +2,6 @@
 // PidFile directory.
 #include <unistd.h>
 
-#include <map>
-#include <set>
-#include <unordered_map>
-#include <unordered_set>
-
 #include "config/rules/common.h"
 
 namespace selfheal::cfg {

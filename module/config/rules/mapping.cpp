@@ -1,15 +1,12 @@
 // MAP-* rules: URL mapping. Alias/ScriptAlias targets, proxy schemes and their provider
 // modules, ProxyPass trailing slashes, RewriteRule loops (MAP-004, simulated with PCRE2 as
 // mod_rewrite matches), the recursion limit and local ErrorDocuments.
-#include <unistd.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
-#include <unordered_map>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

@@ -1,8 +1,4 @@
 // MOD-* rules: modules against the MPM (non-thread-safe modules under a threaded MPM).
-#include <cmath>
-#include <set>
-#include <string_view>
-#include <unordered_set>
 
 #include "config/rules/common.h"
 

@@ -1,5 +1,4 @@
 // NET-* rules: listeners and virtual-host addressing.
-#include <unistd.h>
 
 #include <map>
 #include <set>

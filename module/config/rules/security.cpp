@@ -1,7 +1,6 @@
 // SEC-* rules: access control, CGI, information disclosure.
 #include <unistd.h>
 
-#include <algorithm>
 #include <functional>
 #include <unordered_set>
 

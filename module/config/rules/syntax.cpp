@@ -1,9 +1,4 @@
 // SYN-* rules: text httpd accepts but reads differently from what was written.
-#include <unistd.h>
-
-#include <algorithm>
-#include <functional>
-#include <unordered_set>
 
 #include "config/rules/common.h"
 
