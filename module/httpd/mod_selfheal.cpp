@@ -2,7 +2,6 @@
 // directives.cpp). Each part
 // (crash capture, configuration checks, shared table and quarantine, status) hands over its
 // hook functions; every hook of the module is registered here, once.
-#include <cstddef>
 
 #include "config_hooks.h"  // the configuration checks
 #include "glue.h"
