@@ -1,7 +1,6 @@
 // mod_selfheal: the module record and its hook registration (the directive table is in
-// directives.cpp). Each part
-// (crash capture, configuration checks, shared table and quarantine, status) hands over its
-// hook functions; every hook of the module is registered here, once.
+// directives.cpp). Each part (crash capture, configuration checks, shared table and
+// quarantine, status) hands over its hook functions; every hook is registered here, once.
 
 #include "config_hooks.h"  // the configuration checks
 #include "glue.h"
