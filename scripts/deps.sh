@@ -7,7 +7,7 @@ SELFHEAL_PACKAGES=(
   googletest libgtest-dev libbenchmark-dev nlohmann-json3-dev
   python3 python3-pytest python3-jsonschema
   clang libclang-rt-14-dev clang-format
-  wrk valgrind strace curl prometheus procps file binutils
+  wrk valgrind strace curl prometheus procps file binutils man-db
 )
 
 selfheal_install_deps() {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "audit_textfile.h"
 #include "commands.h"
 #include "config/engine.h"
 
@@ -32,11 +33,13 @@ constexpr const char* kUsage =
     "usage: selfhealctl lint [-f FILE] [-d DIR] [-D NAME]... [-C DIRECTIVE]... [-c DIRECTIVE]...\n"
     "                        [--format text|json|sarif] [--json] [--fail-on error|warning|info]\n"
     "                        [--profile safety|hardening] [--module PATH] [--httpd PATH]\n"
-    "                        [--list-rules]\n"
+    "                        [--textfile PATH] [--list-rules]\n"
     "Runs httpd -t with mod_selfheal loaded. Exit 0 clean, 1 findings at or above --fail-on\n"
     "(default error), 2 tool or parse error. httpd: --httpd, $SELFHEAL_HTTPD or\n"
     "/usr/sbin/apache2; module: --module, $SELFHEAL_MODULE, mod_selfheal.so beside selfhealctl,\n"
-    "or /usr/lib/apache2/modules/mod_selfheal.so. A Debian config's envvars file is sourced.\n";
+    "or /usr/lib/apache2/modules/mod_selfheal.so. A Debian config's envvars file is sourced.\n"
+    "--textfile PATH also writes the counts for the node exporter's textfile collector\n"
+    "(selfheal_audit_success, selfheal_audit_findings{severity}, ..._rule_findings{rule}).\n";
 
 struct Options {
   std::vector<std::string> httpd_args;  // -f/-d/-D/-C/-c, in order
@@ -46,6 +49,7 @@ struct Options {
   std::string profile;
   std::string module;
   std::string httpd;
+  std::string textfile;
   bool list_rules = false;
 };
 
@@ -117,6 +121,8 @@ int parse(int argc, char** argv, Options& o) {
       if (!value(o.module)) return 2;
     } else if (a == "--httpd") {
       if (!value(o.httpd)) return 2;
+    } else if (a == "--textfile") {
+      if (!value(o.textfile)) return 2;
     } else if (a == "--list-rules") {
       o.list_rules = true;
     } else {
@@ -125,6 +131,18 @@ int parse(int argc, char** argv, Options& o) {
     }
   }
   return 0;
+}
+
+// --textfile: the audit's metrics; a failure to write them fails the run (exit 2), since an
+// audit whose result never reaches Prometheus is the report nobody reads.
+int leave_textfile(const Options& o, const std::vector<Finding>* fs, int rc) {
+  if (o.textfile.empty()) return rc;
+  std::string err;
+  if (!write_textfile(o.textfile, audit_textfile(fs, std::time(nullptr)), err)) {
+    std::fprintf(stderr, "selfhealctl lint: --textfile: %s\n", err.c_str());
+    return 2;
+  }
+  return rc;
 }
 
 std::string find_module(const Options& o) {
@@ -349,7 +367,7 @@ int cmd_lint(int argc, char** argv) {
     std::fprintf(stderr,
                  "selfhealctl lint: %s did not reach the configuration checks (exit %d):\n%s",
                  httpd.c_str(), rc, output.c_str());
-    return 2;
+    return leave_textfile(o, nullptr, 2);
   }
 
   size_t at_or_above = 0, counts[3] = {0, 0, 0};
@@ -360,7 +378,7 @@ int cmd_lint(int argc, char** argv) {
   if (rc != 0 && counts[2] == 0) {  // httpd failed after our checks, for its own reasons
     std::fprintf(stderr, "selfhealctl lint: %s -t failed (exit %d):\n%s", httpd.c_str(), rc,
                  output.c_str());
-    return 2;
+    return leave_textfile(o, nullptr, 2);
   }
   if (o.format == "sarif") {
     std::printf("%s\n", sarif(fs).dump(2).c_str());
@@ -374,7 +392,7 @@ int cmd_lint(int argc, char** argv) {
     for (const Finding& f : fs) std::printf("%s\n", selfheal::cfg::finding_text(f).c_str());
     std::printf("%zu error(s), %zu warning(s), %zu info\n", counts[2], counts[1], counts[0]);
   }
-  return at_or_above ? 1 : 0;
+  return leave_textfile(o, &fs, at_or_above ? 1 : 0);
 }
 
 }  // namespace selfhealctl

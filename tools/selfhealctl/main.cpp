@@ -6,7 +6,7 @@
 #include "commands.h"
 
 #ifndef SELFHEAL_VERSION
-#define SELFHEAL_VERSION "0.1.0"
+#error "SELFHEAL_VERSION comes from CMake (the top entry of debian/changelog)"
 #endif
 
 namespace {
